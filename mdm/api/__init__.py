@@ -1,0 +1,1 @@
+"""The hub's REST API (Django REST framework), versioned under /api/v1/."""

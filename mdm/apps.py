@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MdmConfig(AppConfig):
+    name = "mdm"
+    verbose_name = "Master data"
+    default_auto_field = "django.db.models.BigAutoField"

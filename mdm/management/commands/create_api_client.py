@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from mdm.models import ApiClient, SourceSystem
+
+
+class Command(BaseCommand):
+    help = "Issue an API token. Scopes: write:<source>, read:<entity>|read:*, match:<entity>, tasks, admin."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--source", help="the source system this client writes as (adds write:<source>)")
+        parser.add_argument("--scope", action="append", default=[], dest="scopes")
+
+    def handle(self, *args, **opts):
+        if ApiClient.objects.filter(name=opts["name"]).exists():
+            raise CommandError(f"an API client named {opts['name']!r} exists; pick another name")
+        source = None
+        scopes = list(opts["scopes"])
+        if opts["source"]:
+            source = SourceSystem.objects.filter(code=opts["source"]).first()
+            if source is None:
+                raise CommandError(f"unknown source system {opts['source']!r}")
+            scopes.append(f"write:{source.code}")
+        if not scopes:
+            raise CommandError("give at least one --scope or --source")
+        client, token = ApiClient.issue(name=opts["name"], scopes=sorted(set(scopes)), source_system=source)
+        self.stdout.write(f"API client {client.name} ({', '.join(client.scopes)})")
+        self.stdout.write(f"token (shown once, store it now): {token}")

@@ -1,0 +1,33 @@
+"""The hub's core domain models.
+
+Source records are never edited by the hub once stored: a change from the
+source is a new version, a delete is a tombstone. Everything downstream
+(golden records, lineage) is computed from them.
+"""
+from mdm.models.config import EntityConfigVersion, EntityType, FieldMapping, SourceSystem
+from mdm.models.records import IngestBatch, RejectedRecord, SourceRecord, SourceRecordVersion
+from mdm.models.api import ApiClient
+from mdm.models.golden import BlockingKey, GoldenRecord, GoldenRecordVersion, MatchDecision, MatchModel, Override
+from mdm.models.tasks import StewardTask, TaskComment
+from mdm.models.events import ChangeEvent
+
+__all__ = [
+    "ApiClient",
+    "BlockingKey",
+    "ChangeEvent",
+    "GoldenRecord",
+    "GoldenRecordVersion",
+    "MatchDecision",
+    "MatchModel",
+    "Override",
+    "StewardTask",
+    "TaskComment",
+    "EntityConfigVersion",
+    "EntityType",
+    "FieldMapping",
+    "IngestBatch",
+    "RejectedRecord",
+    "SourceRecord",
+    "SourceRecordVersion",
+    "SourceSystem",
+]

@@ -1,0 +1,173 @@
+"""Golden records, the cross-reference, match decisions and history.
+
+A golden record is an identity with a stable ID; its values are always
+computed (survivorship) from its member source records plus steward
+decisions and overrides, never edited in place.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from mdm.models.config import EntityType
+from mdm.models.records import SourceRecord
+
+
+class GoldenRecord(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired (merged into another)"
+        EMPTY = "empty", "Empty (no active source records)"
+
+    entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="golden_records")
+    golden_id = models.CharField(max_length=20, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="absorbed")
+    display_name = models.CharField(max_length=300, blank=True, db_index=True)
+    values = models.JSONField(default=dict, blank=True)
+    lineage = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["golden_id"]
+        indexes = [
+            models.Index(fields=["entity_type", "status", "golden_id"], name="golden_entity_status"),
+            models.Index(fields=["entity_type", "updated_at", "id"], name="golden_entity_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.golden_id
+
+
+class MatchDecision(models.Model):
+    """What is known about a pair of source records: match, possible, no-match.
+
+    ``origin`` tells automation from a steward; automation never changes a
+    steward's decision. Pairs are stored with ``record_a_id < record_b_id``.
+    """
+
+    class State(models.TextChoices):
+        MATCH = "match", "Match"
+        POSSIBLE = "possible", "Possible match"
+        NO_MATCH = "no_match", "Not a match"
+
+    class Origin(models.TextChoices):
+        AUTO = "auto", "Automatic"
+        STEWARD = "steward", "Data steward"
+
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+")
+    record_a = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
+    record_b = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.AUTO)
+    probability = models.FloatField(null=True, blank=True)
+    explanation = models.JSONField(default=dict, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    decided_at = models.DateTimeField(auto_now=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record_a", "record_b"], name="uniq_match_decision_pair"),
+            models.CheckConstraint(condition=models.Q(record_a__lt=models.F("record_b")), name="match_decision_ordered"),
+        ]
+        indexes = [
+            models.Index(fields=["record_b"], name="match_decision_b"),
+            models.Index(fields=["entity_type", "origin", "state"], name="match_decision_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_a_id}~{self.record_b_id}: {self.state} ({self.origin})"
+
+
+class BlockingKey(models.Model):
+    """Blocking keys of active source records, indexed, so one new record finds
+    its candidates with an index lookup, as fast as a batch does."""
+
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="blocking_keys")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["entity_type", "key"], name="blocking_key_lookup"),
+            models.Index(fields=["record"], name="blocking_key_record"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class MatchModel(models.Model):
+    """A trained scoring model (Fellegi-Sunter weights) of an entity type, versioned."""
+
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="match_models")
+    version = models.PositiveIntegerField()
+    settings = models.JSONField(help_text="The matching settings the model was trained with.")
+    parameters = models.JSONField(help_text="Trained m/u probabilities, prior and term frequencies.")
+    training_stats = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entity_type", "-version"]
+        constraints = [models.UniqueConstraint(fields=["entity_type", "version"], name="uniq_match_model_version")]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type.code} model v{self.version}"
+
+
+class GoldenRecordVersion(models.Model):
+    """Every state a golden record had, with who/what/why, for history and as-of reads."""
+
+    class Reason(models.TextChoices):
+        INGEST = "ingest", "Ingest"
+        MATCH = "match", "Matching"
+        REMATCH = "rematch", "Re-match"
+        RULE_CHANGE = "rule_change", "Survivorship rule change"
+        MERGE = "merge", "Merge"
+        SPLIT = "split", "Split"
+        UNMERGE = "unmerge", "Unmerge"
+        OVERRIDE = "override", "Steward override"
+        NOT_A_MATCH = "not_a_match", "Not a match"
+        PRICE = "price", "Price resolution"
+        CONFLICT = "conflict", "Conflict resolved"
+
+    golden = models.ForeignKey(GoldenRecord, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=GoldenRecord.Status.choices)
+    merged_into_golden_id = models.CharField(max_length=20, blank=True)
+    values = models.JSONField(default=dict)
+    lineage = models.JSONField(default=dict)
+    members = models.JSONField(default=list, help_text="Source record ids at this version.")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    actor = models.CharField(max_length=150, blank=True, help_text="user name, or 'system'")
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["golden", "-version"]
+        constraints = [models.UniqueConstraint(fields=["golden", "version"], name="uniq_golden_version")]
+
+    def __str__(self) -> str:
+        return f"{self.golden_id} v{self.version}"
+
+
+class Override(models.Model):
+    """A steward's value for one attribute of a golden record; sticks until cleared."""
+
+    golden = models.ForeignKey(GoldenRecord, on_delete=models.CASCADE, related_name="overrides")
+    attribute = models.CharField(max_length=60)
+    value = models.JSONField()
+    reason = models.CharField(max_length=500)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["golden", "attribute"], name="uniq_override_attribute")]
+
+    def __str__(self) -> str:
+        return f"{self.golden} {self.attribute}"

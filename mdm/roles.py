@@ -1,0 +1,45 @@
+"""The three roles of the web UI, as Django groups: viewers read, stewards also
+work the queue, admins also edit rules and configuration."""
+from __future__ import annotations
+
+VIEWERS = "Viewers"
+STEWARDS = "Stewards"
+ADMINS = "Admins"
+ROLE_GROUPS = (VIEWERS, STEWARDS, ADMINS)
+
+
+def user_roles(user) -> set[str]:
+    if user is None or not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_mdm_roles", None)
+    if cached is None:
+        cached = set(user.groups.filter(name__in=ROLE_GROUPS).values_list("name", flat=True))
+        if user.is_superuser:
+            cached |= {ADMINS}
+        user._mdm_roles = cached
+    return cached
+
+
+def is_viewer(user) -> bool:
+    return bool(user_roles(user))
+
+
+def is_steward(user) -> bool:
+    return bool(user_roles(user) & {STEWARDS, ADMINS})
+
+
+def is_admin(user) -> bool:
+    return ADMINS in user_roles(user)
+
+
+def user_scopes(user) -> set[str]:
+    """API scopes a signed-in user has when calling the API with a session."""
+    roles = user_roles(user)
+    scopes: set[str] = set()
+    if roles:
+        scopes |= {"read:*", "match:*"}
+    if roles & {STEWARDS, ADMINS}:
+        scopes.add("tasks")
+    if ADMINS in roles:
+        scopes.add("admin")
+    return scopes

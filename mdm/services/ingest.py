@@ -1,0 +1,457 @@
+"""Ingestion: every row lands exactly once, standardized, versioned, or kept as a reject.
+
+The rule (also in the README):
+- A row is *rejected* (kept verbatim in ``RejectedRecord`` with its reasons,
+  and in the rejects file of ``ingest``) when it cannot be parsed, has no
+  usable source ID, repeats an ID already seen in the same batch, lacks a
+  required attribute, is larger than 1 MB, or is older than the version the
+  hub holds (``stale``). Other rows are never lost because of it.
+- An invalid value in an optional attribute does not reject the row: the raw
+  value stays in the payload, the attribute is left out of the standardized
+  attributes and a data-quality issue is recorded on the record.
+- Rows are written in chunks, each in one transaction: a record is never half
+  written. A REST batch is one chunk. Re-sending the same data is a no-op, so
+  an interrupted file can simply be ingested again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from matching.standardize import Context, standardize_record, standardize_value
+from mdm.models import EntityType, FieldMapping, IngestBatch, RejectedRecord, SourceRecord, SourceRecordVersion, SourceSystem
+from mdm.readers import RawRow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK = 2000
+MAX_ID_LENGTH = 255
+TRUTHY = {"1", "true", "t", "yes", "y", "x", "deleted", "d", "del"}
+
+
+class IngestError(Exception):
+    """The whole request or file is unusable (unknown source, bad encoding…): nothing was written."""
+
+
+@dataclass(slots=True)
+class ResolvedMapping:
+    id_field: str = "id"
+    updated_at_field: str = ""
+    deleted_field: str = ""
+    fields: dict[str, str] = field(default_factory=dict)  # source column -> attribute
+
+    @classmethod
+    def for_source(
+        cls,
+        source: SourceSystem,
+        entity_type: EntityType,
+        *,
+        overrides: dict[str, str] | None = None,
+        id_field: str | None = None,
+        updated_at_field: str | None = None,
+        deleted_field: str | None = None,
+    ) -> "ResolvedMapping":
+        stored = FieldMapping.objects.filter(source_system=source, entity_type=entity_type).first()
+        mapping = cls()
+        if stored:
+            mapping = cls(stored.id_field or "id", stored.updated_at_field, stored.deleted_field, dict(stored.fields))
+        if overrides:
+            unknown = sorted(set(overrides.values()) - set(entity_type.attribute_names))
+            if unknown:
+                raise IngestError(
+                    f"--map names unknown attribute(s) of {entity_type.code}: {', '.join(unknown)} "
+                    f"(attributes: {', '.join(entity_type.attribute_names)})"
+                )
+            # A column mapped on the command line replaces any stored mapping of
+            # that column and any stored column feeding the same attribute.
+            targets = set(overrides.values())
+            mapping.fields = {c: a for c, a in mapping.fields.items() if a not in targets and c not in overrides}
+            mapping.fields.update(overrides)
+        if id_field:
+            mapping.id_field = id_field
+        if updated_at_field is not None:
+            mapping.updated_at_field = updated_at_field
+        if deleted_field is not None:
+            mapping.deleted_field = deleted_field
+        return mapping
+
+
+@dataclass(slots=True)
+class Outcome:
+    position: int
+    source_id: str
+    status: str  # created | updated | unchanged | deleted | rejected
+    record_id: int | None = None
+    version: int | None = None
+    reasons: list[dict] = field(default_factory=list)
+    issues: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        data = {"index": self.position, "source_id": self.source_id, "status": self.status}
+        if self.record_id is not None:
+            data["record_id"] = self.record_id
+            data["version"] = self.version
+        if self.reasons:
+            data["reasons"] = self.reasons
+        if self.issues:
+            data["issues"] = self.issues
+        return data
+
+
+@dataclass(slots=True)
+class IngestResult:
+    batch: IngestBatch
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.batch.counts
+
+
+def start_batch(*, source: SourceSystem, entity_type: EntityType, channel: str, file_name: str = "",
+                encoding: str = "", submitted_by: str = "") -> IngestBatch:
+    if not source.active:
+        raise IngestError(f"source system {source.code!r} is inactive; activate it before sending records")
+    if not entity_type.active:
+        raise IngestError(f"entity type {entity_type.code!r} is inactive")
+    return IngestBatch.objects.create(
+        source_system=source, entity_type=entity_type, channel=channel,
+        file_name=file_name, encoding=encoding, submitted_by=submitted_by,
+    )
+
+
+def resolve_source_and_entity(source_code: str, entity_code: str) -> tuple[SourceSystem, EntityType]:
+    source = SourceSystem.objects.filter(code=source_code).first()
+    if source is None:
+        known = ", ".join(SourceSystem.objects.values_list("code", flat=True)) or "none yet"
+        raise IngestError(f"unknown source system {source_code!r} (known: {known}; add one with add_source)")
+    entity = EntityType.objects.filter(code=entity_code).first()
+    if entity is None:
+        known = ", ".join(EntityType.objects.values_list("code", flat=True)) or "none yet"
+        raise IngestError(f"unknown entity type {entity_code!r} (known: {known}; load one with load_entity_config)")
+    return source, entity
+
+
+def ingest_rows(
+    *,
+    batch: IngestBatch,
+    rows: Iterable[RawRow],
+    mapping: ResolvedMapping,
+    collect_outcomes: bool = False,
+    chunk_size: int = DEFAULT_CHUNK,
+    defer_match: bool = False,
+    on_chunk: Callable[[IngestBatch, int, list[RejectedRecord]], None] | None = None,
+) -> IngestResult:
+    """Ingest ``rows`` into ``batch``'s source and entity type; see the module docstring."""
+    result = IngestResult(batch=batch)
+    writer = _ChunkWriter(batch, mapping, defer_match=defer_match)
+    iterator: Iterator[RawRow] = iter(rows)
+    try:
+        while chunk := list(islice(iterator, chunk_size)):
+            outcomes, rejects = writer.write(chunk)
+            if collect_outcomes:
+                result.outcomes.extend(outcomes)
+            if on_chunk:
+                on_chunk(batch, len(chunk), rejects)
+    except Exception as exc:
+        # Inside an outer transaction (a REST batch) everything rolls back,
+        # the batch row included; a file's committed chunks stay, so say so.
+        if not transaction.get_connection().in_atomic_block:
+            batch.status = IngestBatch.Status.FAILED
+            batch.error = f"{type(exc).__name__}: {exc}"
+            batch.finished_at = timezone.now()
+            batch.save()
+        raise
+    batch.status = IngestBatch.Status.COMPLETED
+    batch.unmapped_columns = sorted(writer.unmapped)
+    batch.finished_at = timezone.now()
+    batch.save()
+    return result
+
+
+def _clean_id(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _is_truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    return str(value).strip().lower() in TRUTHY
+
+
+def _reason(code: str, message: str, attribute: str | None = None) -> dict:
+    reason = {"code": code, "message": message}
+    if attribute:
+        reason["attribute"] = attribute
+    return reason
+
+
+class _ChunkWriter:
+    """Prepares and writes one chunk of rows; keeps batch-wide state (IDs seen)."""
+
+    def __init__(self, batch: IngestBatch, mapping: ResolvedMapping, *, defer_match: bool):
+        self.batch = batch
+        self.entity = batch.entity_type
+        self.source = batch.source_system
+        self.mapping = mapping
+        self.defer_match = defer_match
+        self.specs = self.entity.attribute_specs
+        self.attribute_names = set(self.entity.attribute_names)
+        self.context = Context(default_region=self.source.default_region or None)
+        self.seen: dict[str, int] = {}
+        self.unmapped: set[str] = set()
+        self._columns_checked: set[frozenset] = set()
+        self._column_plan: dict[frozenset, list[tuple[str, str]]] = {}
+
+    # -- per row ------------------------------------------------------------
+
+    def _plan(self, keys: Iterable[str]) -> list[tuple[str, str]]:
+        """(column, attribute) pairs for a row shape; cached because shapes repeat."""
+        shape = frozenset(keys)
+        plan = self._column_plan.get(shape)
+        if plan is None:
+            fields = self.mapping.fields
+            mapped_attrs = set(fields.values())
+            plan = []
+            special = {self.mapping.id_field, self.mapping.updated_at_field, self.mapping.deleted_field}
+            for column in shape:
+                if column in fields:
+                    plan.append((column, fields[column]))
+                elif column in self.attribute_names and column not in mapped_attrs:
+                    plan.append((column, column))
+                elif column not in special:
+                    self.unmapped.add(column)
+            self._column_plan[shape] = plan
+        return plan
+
+    def prepare(self, row: RawRow) -> dict:
+        """Turn a row into either a reject or a candidate write (no database access)."""
+        if row.payload is None:
+            return {"reject": [_reason(row.error_code or "malformed_row", row.error or "could not be parsed")],
+                    "row": row, "source_id": ""}
+        payload = row.payload
+        source_id = _clean_id(payload.get(self.mapping.id_field))
+        if source_id is None:
+            return {"reject": [_reason("missing_id", f"no source ID in field {self.mapping.id_field!r}")],
+                    "row": row, "source_id": ""}
+        if len(source_id) > MAX_ID_LENGTH or any(unicodedata.category(ch) == "Cc" for ch in source_id):
+            return {"reject": [_reason("invalid_id", "the source ID is longer than 255 characters or holds control characters")],
+                    "row": row, "source_id": source_id[:MAX_ID_LENGTH]}
+        first = self.seen.get(source_id)
+        if first is not None:
+            where = "line" if self.batch.channel != IngestBatch.Channel.API else "index"
+            return {"reject": [_reason("duplicate_id", f"source ID {source_id!r} already appears in this batch at {where} {first}")],
+                    "row": row, "source_id": source_id}
+        self.seen[source_id] = row.position
+
+        deleted = bool(self.mapping.deleted_field) and _is_truthy(payload.get(self.mapping.deleted_field))
+        issues: list[dict] = []
+        updated_at = None
+        if self.mapping.updated_at_field:
+            raw_updated = payload.get(self.mapping.updated_at_field)
+            if raw_updated not in (None, ""):
+                parsed = standardize_value("datetime", raw_updated, self.context)
+                if parsed.value is None:
+                    issues.append({"attribute": self.mapping.updated_at_field, "code": "invalid_updated_at",
+                                   "message": parsed.issue or "not a date and time", "value": str(raw_updated)[:200]})
+                else:
+                    updated_at = datetime.fromisoformat(parsed.value.replace("Z", "+00:00"))
+
+        canonical = {attr: payload[column] for column, attr in self._plan(payload.keys())}
+        std = standardize_record(self.specs, canonical, self.context)
+        issues.extend(std.issues)
+        if std.missing_required and not deleted:
+            reasons = [
+                _reason("missing_required", f"required attribute {name!r} is missing or invalid", name)
+                for name in std.missing_required
+            ]
+            # Say why a present value did not count, not just that it is missing.
+            reasons += [
+                _reason(issue["code"], issue["message"], issue["attribute"])
+                for issue in std.issues if issue["attribute"] in std.missing_required
+            ]
+            return {"reject": reasons, "row": row, "source_id": source_id}
+
+        raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        hashed = payload
+        if self.mapping.updated_at_field in payload:
+            # The source's own timestamp alone changing is not a change of content.
+            hashed = {k: v for k, v in payload.items() if k != self.mapping.updated_at_field}
+        content_hash = hashlib.blake2b(
+            json.dumps(hashed, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode(), digest_size=16
+        ).hexdigest()
+        return {
+            "row": row, "source_id": source_id, "raw": raw, "hash": content_hash,
+            "attributes": std.attributes, "issues": issues, "deleted": deleted, "updated_at": updated_at,
+        }
+
+    # -- per chunk ----------------------------------------------------------
+
+    def write(self, rows: list[RawRow]) -> tuple[list[Outcome], list[RejectedRecord]]:
+        prepared = [self.prepare(row) for row in rows]
+        now = timezone.now()
+        outcomes: list[Outcome] = []
+        rejects: list[RejectedRecord] = []
+        new_records: list[tuple[SourceRecord, Outcome]] = []
+        changed: list[SourceRecord] = []
+        versions: list[tuple[SourceRecord, dict]] = []
+        to_match: list[SourceRecord] = []
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "rejected": 0}
+
+        def reject(item: dict, reasons: list[dict]) -> None:
+            row: RawRow = item["row"]
+            rejects.append(RejectedRecord(
+                batch=self.batch, entity_type=self.entity, source_system=self.source,
+                position=row.position, source_id=item["source_id"][:MAX_ID_LENGTH],
+                raw=row.raw_text.replace("\x00", "\\u0000"), reasons=reasons,
+            ))
+            outcomes.append(Outcome(row.position, item["source_id"], "rejected", reasons=reasons))
+            counts["rejected"] += 1
+
+        with transaction.atomic():
+            # Serialise writers of the same source system so two concurrent
+            # batches cannot both create the same source ID.
+            SourceSystem.objects.select_for_update().filter(pk=self.source.pk).exists()
+            ids = [p["source_id"] for p in prepared if "reject" not in p]
+            existing = {
+                r.source_id: r
+                for r in SourceRecord.objects.filter(
+                    entity_type=self.entity, source_system=self.source, source_id__in=ids
+                ).only("id", "source_id", "version", "content_hash", "attributes", "issues", "deleted",
+                       "source_updated_at", "needs_match")
+            } if ids else {}
+
+            for item in prepared:
+                if "reject" in item:
+                    reject(item, item["reject"])
+                    continue
+                row = item["row"]
+                current = existing.get(item["source_id"])
+                if current is None:
+                    record = SourceRecord(
+                        entity_type=self.entity, source_system=self.source, source_id=item["source_id"],
+                        version=1, raw=item["raw"], attributes=item["attributes"], issues=item["issues"],
+                        content_hash=item["hash"], received_at=now, source_updated_at=item["updated_at"],
+                        deleted=item["deleted"], deleted_at=now if item["deleted"] else None,
+                        created_at=now, last_batch=self.batch, needs_match=True,
+                    )
+                    status = "deleted" if item["deleted"] else "created"
+                    outcome = Outcome(row.position, item["source_id"], status, version=1, issues=item["issues"])
+                    new_records.append((record, outcome))
+                    versions.append((record, item))
+                    outcomes.append(outcome)
+                    counts[status] += 1
+                    continue
+                if (item["updated_at"] and current.source_updated_at
+                        and item["updated_at"] < current.source_updated_at):
+                    reject(item, [_reason(
+                        "stale",
+                        f"older than the version the hub holds (updated {item['updated_at'].isoformat()} "
+                        f"< {current.source_updated_at.isoformat()}); the newer version is kept",
+                    )])
+                    continue
+                same = (current.content_hash == item["hash"] and current.deleted == item["deleted"]
+                        and current.attributes == item["attributes"] and current.issues == item["issues"])
+                if same:
+                    outcomes.append(Outcome(row.position, item["source_id"], "unchanged",
+                                            current.id, current.version, issues=item["issues"]))
+                    counts["unchanged"] += 1
+                    continue
+                attributes_changed = current.attributes != item["attributes"] or current.deleted != item["deleted"]
+                current.version += 1
+                current.raw = item["raw"]
+                current.content_hash = item["hash"]
+                current.attributes = item["attributes"]
+                current.issues = item["issues"]
+                current.received_at = now
+                current.source_updated_at = item["updated_at"] or current.source_updated_at
+                if item["deleted"] and not current.deleted:
+                    current.deleted_at = now
+                current.deleted = item["deleted"]
+                if not item["deleted"]:
+                    current.deleted_at = None
+                current.last_batch = self.batch
+                current.needs_match = current.needs_match or attributes_changed
+                changed.append(current)
+                versions.append((current, item))
+                if attributes_changed:
+                    to_match.append(current)
+                status = "deleted" if item["deleted"] else "updated"
+                outcomes.append(Outcome(row.position, item["source_id"], status, current.id, current.version,
+                                        issues=item["issues"]))
+                counts[status] += 1
+
+            if new_records:
+                SourceRecord.objects.bulk_create([r for r, _ in new_records], batch_size=1000)
+                for record, outcome in new_records:
+                    outcome.record_id = record.id
+                to_match.extend(r for r, _ in new_records)
+            if changed:
+                SourceRecord.objects.bulk_update(
+                    changed,
+                    ["version", "raw", "content_hash", "attributes", "issues", "received_at", "source_updated_at",
+                     "deleted", "deleted_at", "last_batch", "needs_match"],
+                    batch_size=500,
+                )
+            if versions:
+                SourceRecordVersion.objects.bulk_create([
+                    SourceRecordVersion(
+                        record_id=record.id, version=record.version, raw=item["raw"],
+                        attributes=item["attributes"], issues=item["issues"], content_hash=item["hash"],
+                        received_at=now, source_updated_at=item["updated_at"], deleted=item["deleted"],
+                        batch=self.batch,
+                    )
+                    for record, item in versions
+                ], batch_size=1000)
+            if rejects:
+                RejectedRecord.objects.bulk_create(rejects, batch_size=1000)
+            self.batch.rows_total += len(rows)
+            for key, value in counts.items():
+                setattr(self.batch, f"{key}_count", getattr(self.batch, f"{key}_count") + value)
+            self.batch.save(update_fields=[
+                "rows_total", "created_count", "updated_count", "unchanged_count", "deleted_count", "rejected_count",
+            ])
+            if to_match and not self.defer_match:
+                ids_to_match = [r.id for r in to_match]
+                entity_id = self.entity.id
+                transaction.on_commit(lambda: _enqueue_match(entity_id, ids_to_match))
+        return outcomes, rejects
+
+
+def _enqueue_match(entity_type_id: int, record_ids: list[int]) -> None:
+    from mdm.tasks import match_records
+
+    match_records.delay(entity_type_id, record_ids)
+
+
+def ingest_payloads(
+    *, source: SourceSystem, entity_type: EntityType, payloads: list[Any], submitted_by: str = "",
+    channel: str = IngestBatch.Channel.API,
+) -> IngestResult:
+    """A REST batch: one transaction, one outcome per record."""
+    from mdm.readers import read_json_array
+
+    mapping = ResolvedMapping.for_source(source, entity_type)
+    # Over the API a delete is always expressible, whatever the file mapping says.
+    mapping.deleted_field = mapping.deleted_field or "_deleted"
+    with transaction.atomic():
+        batch = start_batch(source=source, entity_type=entity_type, channel=channel, submitted_by=submitted_by)
+        return ingest_rows(batch=batch, rows=read_json_array(payloads), mapping=mapping,
+                           collect_outcomes=True, chunk_size=max(len(payloads), 1))
