@@ -1,0 +1,278 @@
+"""Golden records: identities with stable IDs, whose values are recomputed
+(survivorship) from member source records plus steward overrides.
+
+``recompute`` is the one path that changes a golden record's state: it
+writes the new values and lineage, a ``GoldenRecordVersion`` and a
+``ChangeEvent`` (outbox) in the caller's transaction, and opens or closes
+attribute-conflict tasks. Merges, splits, rematches and rule changes all end
+in it, so history and events cannot be forgotten by one path.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from mdm.models import (
+    ChangeEvent, EntityType, GoldenRecord, GoldenRecordVersion, Override, SourceRecord, StewardTask,
+)
+from mdm.representation import golden_payload
+from mdm.survivorship import Contribution, GoldenResult, Override as RuleOverride, compile_rules, compute_golden
+
+log = logging.getLogger(__name__)
+CHUNK = 500
+
+_rules_cache: dict[tuple[int, int], dict] = {}
+
+
+def rules_for(entity: EntityType, config: dict | None = None) -> dict:
+    """Compiled survivorship rules of the entity type's active config (or of ``config``)."""
+    if config is not None:
+        return compile_rules(config)
+    key = (entity.pk, entity.version)
+    rules = _rules_cache.get(key)
+    if rules is None:
+        rules = _rules_cache[key] = compile_rules(entity.config)
+    return rules
+
+
+def format_golden_id(entity: EntityType, number: int) -> str:
+    return f"{entity.id_prefix}-{number:06d}"
+
+
+def allocate_numbers(entity: EntityType, count: int) -> range:
+    """Reserve ``count`` golden numbers; numbers are never reused, even after a rollback elsewhere."""
+    with transaction.atomic():
+        EntityType.objects.filter(pk=entity.pk).update(golden_seq=F("golden_seq") + count)
+        last = EntityType.objects.filter(pk=entity.pk).values_list("golden_seq", flat=True).get()
+    return range(last - count + 1, last + 1)
+
+
+def create_goldens(entity: EntityType, count: int) -> list[GoldenRecord]:
+    """New, empty golden records (version 0) ready to receive members, then ``recompute``."""
+    if count <= 0:
+        return []
+    goldens = [
+        GoldenRecord(entity_type=entity, golden_id=format_golden_id(entity, n), version=0)
+        for n in allocate_numbers(entity, count)
+    ]
+    GoldenRecord.objects.bulk_create(goldens, batch_size=1000)
+    return goldens
+
+
+def resolve(golden_id: str) -> GoldenRecord | None:
+    """The golden record an ID designates today: a retired ID resolves to its survivor."""
+    golden = GoldenRecord.objects.select_related("entity_type").filter(golden_id=golden_id).first()
+    seen = set()
+    while golden is not None and golden.status == GoldenRecord.Status.RETIRED and golden.merged_into_id:
+        if golden.pk in seen:  # defensive: a cycle would be a bug, never loop forever
+            break
+        seen.add(golden.pk)
+        golden = GoldenRecord.objects.select_related("entity_type").get(pk=golden.merged_into_id)
+    return golden
+
+
+def display_name(entity: EntityType, values: dict) -> str:
+    for key in ("name", "display_name", "title"):
+        if values.get(key):
+            return str(values[key])[:300]
+    for spec in entity.attribute_specs:
+        value = values.get(spec.name)
+        if isinstance(value, str) and value:
+            return value[:300]
+    return ""
+
+
+@dataclass
+class RecomputeResult:
+    changed: list[GoldenRecord] = field(default_factory=list)
+    unchanged: int = 0
+    conflicts_opened: int = 0
+    conflicts_closed: int = 0
+
+
+def contributions_for(golden_pks: Sequence[int]) -> dict[int, list[Contribution]]:
+    members: dict[int, list[Contribution]] = defaultdict(list)
+    rows = (
+        SourceRecord.objects.filter(golden_id__in=golden_pks, deleted=False)
+        .values_list("golden_id", "id", "source_system__code", "source_id", "attributes", "issues",
+                     "source_updated_at", "received_at")
+    )
+    for golden_pk, rid, source, source_id, attributes, issues, updated, received in rows:
+        members[golden_pk].append(Contribution(rid, source, source_id, attributes, issues or (), updated, received))
+    return members
+
+
+def overrides_for(golden_pks: Sequence[int]) -> dict[int, dict[str, RuleOverride]]:
+    result: dict[int, dict[str, RuleOverride]] = defaultdict(dict)
+    for o in Override.objects.filter(golden_id__in=golden_pks).select_related("created_by"):
+        result[o.golden_id][o.attribute] = RuleOverride(o.value, o.reason, o.created_by.get_username(), o.created_at)
+    return result
+
+
+def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | None = None) -> dict[int, tuple[GoldenResult, list[int]]]:
+    """Compute (without saving) each golden record's result and member ids; used by recompute and previews."""
+    rules = rules_for(entity, config)
+    tolerance = float(((config or entity.config).get("survivorship") or {}).get("price_tolerance") or 0)
+    members = contributions_for(golden_pks)
+    overrides = overrides_for(golden_pks)
+    out = {}
+    for pk in golden_pks:
+        contributions = members.get(pk, [])
+        result = compute_golden(rules, contributions, overrides.get(pk), price_tolerance=tolerance)
+        out[pk] = (result, sorted(c.record_id for c in contributions))
+    return out
+
+
+def recompute(
+    entity: EntityType,
+    golden_pks: Iterable[int],
+    *,
+    reason: str,
+    actor: str = "system",
+    note: str = "",
+    event_types: dict[int, str] | None = None,
+    force_version: bool = False,
+) -> RecomputeResult:
+    """Recompute golden records and record what changed; call inside a transaction.
+
+    ``event_types`` lets the caller name the event of a golden record
+    (``merged``, ``split``) instead of the default created/updated.
+    ``force_version`` writes a version even when nothing changed (a steward
+    action worth a line in the history).
+    """
+    result = RecomputeResult()
+    pks = sorted(set(golden_pks))
+    for start in range(0, len(pks), CHUNK):
+        _recompute_chunk(entity, pks[start:start + CHUNK], reason, actor, note, event_types or {}, force_version,
+                         result)
+    return result
+
+
+def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_version, result: RecomputeResult) -> None:
+    now = timezone.now()
+    # Lock in id order so two recomputes touching the same goldens cannot deadlock.
+    goldens = list(GoldenRecord.objects.select_for_update().filter(pk__in=pks).order_by("pk"))
+    computed = compute(entity, pks)
+    member_ids = {pk: ids for pk, (_, ids) in computed.items()}
+    xref = {
+        rid: (source, source_id)
+        for rid, source, source_id in SourceRecord.objects.filter(
+            id__in=[i for ids in member_ids.values() for i in ids]
+        ).values_list("id", "source_system__code", "source_id")
+    }
+    # The members each golden had at its current version, in one query.
+    last_members = dict(
+        GoldenRecordVersion.objects.filter(golden_id__in=pks, version=F("golden__version"))
+        .values_list("golden_id", "members")
+    )
+    retired_targets = dict(
+        GoldenRecord.objects.filter(pk__in=[g.merged_into_id for g in goldens if g.merged_into_id])
+        .values_list("pk", "golden_id")
+    )
+    versions, events, changed = [], [], []
+    all_conflicts: dict[int, list] = {}
+    for golden in goldens:
+        gr, members = computed[golden.pk]
+        if golden.status == GoldenRecord.Status.RETIRED:
+            status = GoldenRecord.Status.RETIRED
+            values, lineage = {}, {}
+        else:
+            status = GoldenRecord.Status.ACTIVE if members else GoldenRecord.Status.EMPTY
+            values, lineage = gr.values, gr.lineage
+            all_conflicts[golden.pk] = gr.conflicts
+        previous_members = last_members.get(golden.pk)
+        same = (golden.version > 0 and golden.values == values and golden.lineage == lineage
+                and golden.status == status and previous_members == members)
+        if same and not force_version and golden.pk not in event_types:
+            result.unchanged += 1
+            continue
+        created = golden.version == 0
+        golden.version += 1
+        golden.values = values
+        golden.lineage = lineage
+        golden.status = status
+        golden.display_name = display_name(entity, values)
+        golden.updated_at = now
+        changed.append(golden)
+        merged_into = retired_targets.get(golden.merged_into_id) if golden.merged_into_id else ""
+        versions.append(GoldenRecordVersion(
+            golden=golden, version=golden.version, status=status, merged_into_golden_id=merged_into or "",
+            values=values, lineage=lineage, members=members, reason=reason, actor=actor, note=note[:500],
+            created_at=now,
+        ))
+        event_type = event_types.get(golden.pk) or (
+            ChangeEvent.Type.CREATED if created else
+            ChangeEvent.Type.RETIRED if status == GoldenRecord.Status.RETIRED else ChangeEvent.Type.UPDATED
+        )
+        events.append(ChangeEvent(
+            entity_type=entity, golden=golden, golden_id_text=golden.golden_id, golden_version=golden.version,
+            event_type=event_type,
+            payload=golden_payload(golden, [xref[i] for i in members], merged_into=merged_into or None),
+        ))
+    if changed:
+        GoldenRecord.objects.bulk_update(changed, ["version", "values", "lineage", "status", "display_name",
+                                                   "updated_at"], batch_size=500)
+        GoldenRecordVersion.objects.bulk_create(versions, batch_size=500)
+        created_events = ChangeEvent.objects.bulk_create(events, batch_size=500)
+        from mdm.services.outbox import events_written
+
+        events_written(created_events)
+    result.changed.extend(changed)
+    opened, closed = sync_conflict_tasks(entity, all_conflicts)
+    result.conflicts_opened += opened
+    result.conflicts_closed += closed
+
+
+def sync_conflict_tasks(entity: EntityType, conflicts: dict[int, list]) -> tuple[int, int]:
+    """Open one task per distinct conflict; close open ones whose conflict disappeared."""
+    if not conflicts:
+        return 0, 0
+    wanted = {}
+    for golden_pk, items in conflicts.items():
+        for conflict in items:
+            wanted[f"conflict:{golden_pk}:{conflict.key}"] = (golden_pk, conflict)
+    open_tasks = StewardTask.objects.filter(
+        kind=StewardTask.Kind.ATTRIBUTE_CONFLICT, status=StewardTask.Status.OPEN, golden_id__in=list(conflicts)
+    ).values_list("id", "dedupe_key")
+    existing = {key for _, key in open_tasks}
+    stale = [task_id for task_id, key in open_tasks if key not in wanted]
+    closed = 0
+    if stale:
+        closed = StewardTask.objects.filter(id__in=stale, status=StewardTask.Status.OPEN).update(
+            status=StewardTask.Status.DISMISSED, resolution="conflict_gone",
+            resolution_note="The sources no longer disagree.", resolved_at=timezone.now(),
+            version=F("version") + 1,
+        )
+    new = []
+    golden_names = dict(GoldenRecord.objects.filter(pk__in=list(conflicts)).values_list("pk", "golden_id"))
+    for key, (golden_pk, conflict) in wanted.items():
+        if key in existing:
+            continue
+        new.append(StewardTask(
+            kind=StewardTask.Kind.ATTRIBUTE_CONFLICT, entity_type=entity, golden_id=golden_pk, dedupe_key=key,
+            title=f"{golden_names.get(golden_pk, golden_pk)}: sources disagree on {conflict.attribute}",
+            priority=conflict_priority(conflict), details={"attribute": conflict.attribute, "values": conflict.values},
+        ))
+    if new:
+        StewardTask.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new), closed
+
+
+def conflict_priority(conflict) -> float:
+    """Business impact first: money at stake (credit limits, prices) ranks higher."""
+    from decimal import Decimal, InvalidOperation
+
+    amounts = []
+    for v in conflict.values:
+        try:
+            amounts.append(abs(Decimal(str(v.get("value")))))
+        except (InvalidOperation, ValueError):
+            pass
+    spread = float(max(amounts) - min(amounts)) if len(amounts) >= 2 else 0.0
+    return 50.0 + min(spread / 1000.0, 40.0)
