@@ -224,3 +224,5 @@ class ApiClientAdmin(admin.ModelAdmin):
     def rotate_tokens(self, request, queryset):
         for client in queryset:
             messages.warning(request, f"New token for {client.name}: {client.rotate()}")
+
+from mdm import admin_publishing  # noqa: E402,F401  (subscriptions, deliveries, acknowledgements)

@@ -10,11 +10,15 @@ from mdm.models.api import ApiClient
 from mdm.models.golden import BlockingKey, GoldenRecord, GoldenRecordVersion, MatchDecision, MatchModel, Override
 from mdm.models.tasks import StewardTask, TaskComment
 from mdm.models.events import ChangeEvent
+from mdm.models.publishing import Delivery, Subscription, XrefAcknowledgement
 
 __all__ = [
     "ApiClient",
     "BlockingKey",
     "ChangeEvent",
+    "Delivery",
+    "Subscription",
+    "XrefAcknowledgement",
     "GoldenRecord",
     "GoldenRecordVersion",
     "MatchDecision",

@@ -1,0 +1,87 @@
+"""Search before create: which golden records is this candidate? Stores nothing."""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mdm.api.common import EntityScope
+from mdm.api.golden import GoldenRecordSerializer
+from mdm.models import GoldenRecord, SourceSystem
+from mdm.representation import payloads_for
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+
+class MatchRequestSerializer(serializers.Serializer):
+    attributes = serializers.DictField(help_text="The candidate's attributes by canonical name, e.g. "
+                                                 '{"name": "Acme Supply", "city": "Austin"}.')
+    source = serializers.CharField(required=False, help_text="Standardize as this source would (region etc.).")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=50, default=10)
+
+
+class ComparisonSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    level = serializers.CharField()
+    weight = serializers.FloatField()
+    values = serializers.ListField()
+
+
+class ExplanationSerializer(serializers.Serializer):
+    prior_weight = serializers.FloatField(required=False)
+    match_weight = serializers.FloatField(required=False)
+    probability = serializers.FloatField(required=False)
+    comparisons = ComparisonSerializer(many=True, required=False)
+
+
+class CandidateSerializer(serializers.Serializer):
+    golden_id = serializers.CharField()
+    probability = serializers.FloatField()
+    explanation = ExplanationSerializer()
+    golden = GoldenRecordSerializer()
+
+
+class MatchResponseSerializer(serializers.Serializer):
+    candidates = CandidateSerializer(many=True)
+
+
+class MatchView(APIView):
+    """Rank golden records by the probability that they are the candidate; nothing is written."""
+
+    permission_classes = [EntityScope.of("match")]
+
+    @extend_schema(tags=["matching"], request=MatchRequestSerializer,
+                   responses={200: MatchResponseSerializer, 400: OpenApiResponse(), 403: OpenApiResponse(),
+                              404: OpenApiResponse()})
+    def post(self, request, entity_type: str):
+        try:
+            from mdm.services.matching import match_candidate
+        except ImportError as exc:  # a deployment without the matching engine
+            raise ServiceUnavailable("matching is not available on this hub") from exc
+
+        data = MatchRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attributes = data.validated_data["attributes"]
+        unknown = sorted(set(attributes) - set(self.entity.attribute_names))
+        if unknown:
+            raise ValidationError({"attributes": f"unknown attribute(s) of {self.entity.code}: {', '.join(unknown)}"})
+        source = None
+        if data.validated_data.get("source"):
+            source = SourceSystem.objects.filter(code=data.validated_data["source"]).first()
+            if source is None:
+                raise NotFound(f"unknown source system {data.validated_data['source']!r}")
+        ranked = match_candidate(self.entity, attributes, source=source, limit=data.validated_data["limit"])
+        goldens = {g.golden_id: g for g in GoldenRecord.objects.select_related("entity_type", "merged_into")
+                   .filter(golden_id__in=[c["golden_id"] for c in ranked])}
+        payloads = dict(zip(goldens, payloads_for(goldens.values())))
+        return Response({"candidates": [
+            {"golden_id": c["golden_id"], "probability": c["probability"], "explanation": c["explanation"],
+             "golden": payloads.get(c["golden_id"])}
+            for c in ranked
+        ]})
