@@ -58,7 +58,7 @@ def parse_time(value: str | None, name: str) -> datetime | None:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise ValidationError({name: f"{value!r} is not an ISO 8601 date-time such as 2025-01-31T12:00:00Z"})
+        raise ValidationError({name: [f"{value!r} is not an ISO 8601 date-time such as 2025-01-31T12:00:00Z"]})
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt_timezone.utc)
     return parsed
@@ -92,8 +92,8 @@ def parse_fields(request, allowed: set[str], entity: EntityType | None = None) -
     attributes = set(entity.attribute_names) if entity is not None else set()
     bad = [f for f in fields if f not in allowed and not (f.startswith("values.") and f[7:] in attributes)]
     if bad:
-        raise ValidationError({"fields": f"unknown field(s): {', '.join(bad)}; choose from {', '.join(sorted(allowed))}"
-                                         " or values.<attribute>"})
+        raise ValidationError({"fields": [f"unknown field(s): {', '.join(bad)}; choose from {', '.join(sorted(allowed))}"
+                                         " or values.<attribute>"]})
     return fields
 
 
@@ -102,8 +102,8 @@ def parse_include(request, allowed: set[str]) -> set[str]:
     include = {i.strip() for i in raw.split(",") if i.strip()}
     bad = include - allowed
     if bad:
-        raise ValidationError({"include": f"unknown include(s): {', '.join(sorted(bad))}; "
-                                          f"choose from {', '.join(sorted(allowed))}"})
+        raise ValidationError({"include": [f"unknown include(s): {', '.join(sorted(bad))}; "
+                                          f"choose from {', '.join(sorted(allowed))}"]})
     return include
 
 
@@ -134,9 +134,9 @@ class KeysetPage:
         try:
             value = int(raw)
         except ValueError:
-            raise ValidationError({"limit": "a whole number from 1 to 1000"}) from None
+            raise ValidationError({"limit": ["a whole number from 1 to 1000"]}) from None
         if not 1 <= value <= self.max_limit:
-            raise ValidationError({"limit": f"a whole number from 1 to {self.max_limit}"})
+            raise ValidationError({"limit": [f"a whole number from 1 to {self.max_limit}"]})
         return value
 
     @staticmethod
@@ -150,7 +150,7 @@ class KeysetPage:
                 raise ValueError
             return moment, int(data["i"])
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
-            raise ValidationError({"cursor": "not a cursor this API returned"}) from None
+            raise ValidationError({"cursor": ["not a cursor this API returned"]}) from None
 
     @staticmethod
     def encode(moment: datetime, pk: int) -> str:

@@ -188,7 +188,7 @@ class GoldenDetailView(APIView):
             versions = GoldenRecordVersion.objects.filter(golden=golden)
             if version_param:
                 if not version_param.isdigit():
-                    raise ValidationError({"version": "a whole number"})
+                    raise ValidationError({"version": ["a whole number"]})
                 versions = versions.filter(version=int(version_param))
             if as_of is not None:
                 versions = versions.filter(created_at__lte=as_of)
@@ -338,7 +338,7 @@ class SourceXrefView(APIView):
         if not found:
             raise NotFound(f"no record {source_id!r} from {source}" + (f" of type {entity_code}" if entity_code else ""))
         if len(entity_ids) > 1:
-            raise ValidationError({"entity_type": "this source uses the ID for several entity types; name one"})
+            raise ValidationError({"entity_type": ["this source uses the ID for several entity types; name one"]})
         golden_pks = {g for _, g in found if g is not None}
         if not golden_pks:
             raise NotFound(f"{source}:{source_id} is not linked to a golden record yet (matching pending)")
@@ -373,7 +373,7 @@ class GoldenAckView(APIView):
         data.is_valid(raise_exception=True)
         code = data.validated_data.get("source") or getattr(getattr(request.user, "source_system", None), "code", None)
         if not code:
-            raise ValidationError({"source": "name the source system that holds the IDs"})
+            raise ValidationError({"source": ["name the source system that holds the IDs"]})
         require_scope(request, f"write:{code}", f"acknowledge as source {code!r}")
         source_obj = SourceSystem.objects.filter(code=code).first()
         if source_obj is None:
@@ -381,7 +381,7 @@ class GoldenAckView(APIView):
         golden, resolved_from = resolved(golden_or_404(entity, golden_id))
         version = data.validated_data["version"]
         if version > golden.version:
-            raise ValidationError({"version": f"{golden.golden_id} is at version {golden.version}"})
+            raise ValidationError({"version": [f"{golden.golden_id} is at version {golden.version}"]})
         who = getattr(request.user, "name", None) or request.user.get_username()
         now = timezone.now()
         with transaction.atomic():

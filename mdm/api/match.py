@@ -60,22 +60,22 @@ class MatchView(APIView):
                    responses={200: MatchResponseSerializer, 400: OpenApiResponse(), 403: OpenApiResponse(),
                               404: OpenApiResponse()})
     def post(self, request, entity_type: str):
-        try:
-            from mdm.services.matching import match_candidate
-        except ImportError as exc:  # a deployment without the matching engine
-            raise ServiceUnavailable("matching is not available on this hub") from exc
-
         data = MatchRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         attributes = data.validated_data["attributes"]
         unknown = sorted(set(attributes) - set(self.entity.attribute_names))
         if unknown:
-            raise ValidationError({"attributes": f"unknown attribute(s) of {self.entity.code}: {', '.join(unknown)}"})
+            raise ValidationError({"attributes": [f"unknown attribute(s) of {self.entity.code}: {', '.join(unknown)}"]})
         source = None
         if data.validated_data.get("source"):
             source = SourceSystem.objects.filter(code=data.validated_data["source"]).first()
             if source is None:
                 raise NotFound(f"unknown source system {data.validated_data['source']!r}")
+        try:
+            from mdm.services.matching import match_candidate
+        except ImportError as exc:  # a deployment without the matching engine
+            raise ServiceUnavailable("matching is not available on this hub") from exc
+
         ranked = match_candidate(self.entity, attributes, source=source, limit=data.validated_data["limit"])
         goldens = {g.golden_id: g for g in GoldenRecord.objects.select_related("entity_type", "merged_into")
                    .filter(golden_id__in=[c["golden_id"] for c in ranked])}
