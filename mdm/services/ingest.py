@@ -30,12 +30,18 @@ from django.utils import timezone
 
 from matching.standardize import Context, standardize_record, standardize_value
 from mdm.models import EntityType, FieldMapping, IngestBatch, RejectedRecord, SourceRecord, SourceRecordVersion, SourceSystem
+from mdm.db import bulk_insert
 from mdm.readers import RawRow
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 2000
 MAX_ID_LENGTH = 255
+RECORD_FIELDS = ["entity_type", "source_system", "source_id", "version", "raw", "attributes", "issues", "content_hash",
+                 "received_at", "source_updated_at", "deleted", "deleted_at", "created_at", "last_batch", "needs_match",
+                 "golden"]
+VERSION_FIELDS = ["record", "version", "raw", "attributes", "issues", "content_hash", "received_at",
+                  "source_updated_at", "deleted", "batch"]
 TRUTHY = {"1", "true", "t", "yes", "y", "x", "deleted", "d", "del"}
 
 
@@ -399,7 +405,7 @@ class _ChunkWriter:
                 counts[status] += 1
 
             if new_records:
-                SourceRecord.objects.bulk_create([r for r, _ in new_records], batch_size=1000)
+                bulk_insert([r for r, _ in new_records], RECORD_FIELDS)
                 for record, outcome in new_records:
                     outcome.record_id = record.id
                 to_match.extend(r for r, _ in new_records)
@@ -411,7 +417,7 @@ class _ChunkWriter:
                     batch_size=500,
                 )
             if versions:
-                SourceRecordVersion.objects.bulk_create([
+                bulk_insert([
                     SourceRecordVersion(
                         record_id=record.id, version=record.version, raw=item["raw"],
                         attributes=item["attributes"], issues=item["issues"], content_hash=item["hash"],
@@ -419,7 +425,7 @@ class _ChunkWriter:
                         batch=self.batch,
                     )
                     for record, item in versions
-                ], batch_size=1000)
+                ], VERSION_FIELDS)
             if rejects:
                 RejectedRecord.objects.bulk_create(rejects, batch_size=1000)
             self.batch.rows_total += len(rows)

@@ -1,0 +1,83 @@
+"""Bulk writes fast enough for million-row loads.
+
+On PostgreSQL rows go in through COPY (psycopg formats them in C); Django's
+``bulk_create`` spends most of its time adapting parameters in Python for
+wide rows with JSON. Elsewhere (SQLite for a first run) it falls back to
+``bulk_create``. Primary keys are drawn from the table's sequence first, so
+callers get ids back as with ``bulk_create``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from django.db import connection, models
+
+
+def _column_values(model: type[models.Model], field_names: Sequence[str]):
+    fields = [model._meta.get_field(name) for name in field_names]
+    columns = [f.column for f in fields]
+    converters = []
+    for field in fields:
+        if isinstance(field, models.JSONField):
+            converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
+        else:
+            converters.append(None)
+    attnames = [f.attname for f in fields]
+    return columns, attnames, converters
+
+
+def bulk_insert(objs: Sequence[models.Model], field_names: Sequence[str]) -> None:
+    """Insert ``objs`` (all of one model, without pk) and set their ``pk``."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, batch_size=1000)
+        return
+    table = model._meta.db_table
+    pk_column = model._meta.pk.column
+    columns, attnames, converters = _column_values(model, field_names)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, pk_column, len(objs)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        quoted = ", ".join(connection.ops.quote_name(c) for c in [pk_column, *columns])
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
+            for obj, pk in zip(objs, ids):
+                row = [pk]
+                for attname, convert in zip(attnames, converters):
+                    value = getattr(obj, attname)
+                    row.append(convert(value) if convert else value)
+                copy.write_row(row)
+    for obj, pk in zip(objs, ids):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """Insert plain tuples (no model instances, no ids back): blocking keys, decisions."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        objs = [model(**dict(zip(_attnames(model, field_names), row))) for row in rows]
+        model.objects.bulk_create(objs, batch_size=2000)
+        return
+    columns, _, converters = _column_values(model, field_names)
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN") as copy:
+            if any(converters):
+                for row in rows:
+                    copy.write_row([c(v) if c else v for c, v in zip(converters, row)])
+            else:
+                for row in rows:
+                    copy.write_row(row)
+
+
+def _attnames(model, field_names):
+    return [model._meta.get_field(name).attname for name in field_names]
