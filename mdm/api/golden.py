@@ -24,7 +24,7 @@ from mdm.api.common import (
 from mdm.models import (
     GoldenRecord, GoldenRecordVersion, SourceRecord, SourceSystem, XrefAcknowledgement,
 )
-from mdm.representation import golden_payload, payloads_for, version_payload
+from mdm.representation import for_payload, payloads_for, version_payload
 from mdm.services import golden as golden_service
 
 PAYLOAD_FIELDS = {"golden_id", "entity_type", "status", "version", "merged_into", "values", "sources", "updated_at",
@@ -118,7 +118,8 @@ class GoldenListView(GenericAPIView):
         entity = getattr(self, "entity", None)
         if entity is None:  # schema generation
             return GoldenRecord.objects.none()
-        return GoldenRecord.objects.filter(entity_type=entity).select_related("entity_type", "merged_into")
+        include = parse_include(self.request, {"lineage", "sources"})
+        return for_payload(GoldenRecord.objects.filter(entity_type=entity), entity, lineage="lineage" in include)
 
     @extend_schema(
         operation_id="golden_list", tags=["golden records"],
@@ -133,7 +134,7 @@ class GoldenListView(GenericAPIView):
         include = parse_include(request, {"lineage", "sources"})
         page = KeysetPage(request, table=GoldenRecord._meta.db_table)
         goldens = page.paginate(self.filter_queryset(self.get_queryset()))
-        payloads = payloads_for(goldens)
+        payloads = payloads_for(goldens, self.entity)
         if "lineage" in include:
             for golden, payload in zip(goldens, payloads):
                 payload["lineage"] = golden.lineage
@@ -145,10 +146,11 @@ class GoldenListView(GenericAPIView):
 
 
 def golden_or_404(entity, golden_id: str) -> GoldenRecord:
-    golden = (GoldenRecord.objects.select_related("entity_type", "merged_into")
-              .filter(golden_id=golden_id, entity_type=entity).first())
+    golden = for_payload(GoldenRecord.objects.filter(golden_id=golden_id, entity_type=entity), entity,
+                         lineage=True).first()
     if golden is None:
         raise NotFound(f"no {entity.code} golden record {golden_id!r}")
+    golden.entity_type = entity
     return golden
 
 
@@ -157,7 +159,7 @@ def resolved(golden: GoldenRecord) -> tuple[GoldenRecord, str | None]:
     if golden.status != GoldenRecord.Status.RETIRED or not golden.merged_into_id:
         return golden, None
     survivor = golden_service.resolve(golden.golden_id)
-    survivor = GoldenRecord.objects.select_related("entity_type", "merged_into").get(pk=survivor.pk)
+    survivor = for_payload(GoldenRecord.objects.filter(pk=survivor.pk), lineage=True).get()
     return survivor, golden.golden_id
 
 
@@ -205,7 +207,7 @@ class GoldenDetailView(APIView):
         resolved_from = None
         if request.query_params.get("resolve", "true").lower() not in ("false", "0", "no"):
             golden, resolved_from = resolved(golden)
-        payload = payloads_for([golden])[0]
+        payload = payloads_for([golden], golden.entity_type)[0]
         if resolved_from:
             payload["resolved_from"] = resolved_from
         if "lineage" in include:
@@ -342,7 +344,7 @@ class SourceXrefView(APIView):
         golden_pks = {g for _, g in found if g is not None}
         if not golden_pks:
             raise NotFound(f"{source}:{source_id} is not linked to a golden record yet (matching pending)")
-        golden = GoldenRecord.objects.select_related("entity_type", "merged_into").get(pk=min(golden_pks))
+        golden = for_payload(GoldenRecord.objects.filter(pk=min(golden_pks))).get()
         require_scope(request, f"read:{golden.entity_type.code}", f"read {golden.entity_type.code} records")
         golden, resolved_from = resolved(golden)
         body = {"source": source, "source_id": source_id, "entity_type": golden.entity_type.code,

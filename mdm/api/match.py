@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from mdm.api.common import EntityScope
 from mdm.api.golden import GoldenRecordSerializer
 from mdm.models import GoldenRecord, SourceSystem
-from mdm.representation import payloads_for
+from mdm.representation import for_payload, payloads_for
 
 
 class ServiceUnavailable(APIException):
@@ -77,9 +77,9 @@ class MatchView(APIView):
             raise ServiceUnavailable("matching is not available on this hub") from exc
 
         ranked = match_candidate(self.entity, attributes, source=source, limit=data.validated_data["limit"])
-        goldens = {g.golden_id: g for g in GoldenRecord.objects.select_related("entity_type", "merged_into")
-                   .filter(golden_id__in=[c["golden_id"] for c in ranked])}
-        payloads = dict(zip(goldens, payloads_for(goldens.values())))
+        goldens = {g.golden_id: g for g in for_payload(
+            GoldenRecord.objects.filter(golden_id__in=[c["golden_id"] for c in ranked]), self.entity)}
+        payloads = dict(zip(goldens, payloads_for(goldens.values(), self.entity)))
         return Response({"candidates": [
             {"golden_id": c["golden_id"], "probability": c["probability"], "explanation": c["explanation"],
              "golden": payloads.get(c["golden_id"])}
