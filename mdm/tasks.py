@@ -20,6 +20,14 @@ def deliver(delivery_id: int) -> str:
     return deliver_one(delivery_id)
 
 
+@shared_task(acks_late=True, name="mdm.tasks.deliver_many", ignore_result=True)
+def deliver_many(delivery_ids: list[int]) -> dict:
+    """Send a small batch of deliveries (one subscription's share of a change), one by one."""
+    from mdm.services.publishing import deliver_many as deliver_all
+
+    return deliver_all(delivery_ids)
+
+
 @shared_task(name="mdm.tasks.sweep_deliveries", ignore_result=True)
 def sweep_deliveries() -> dict:
     """Celery beat: re-enqueue deliveries left behind by a dead worker or a lost message."""

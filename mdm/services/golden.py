@@ -158,6 +158,8 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
     now = timezone.now()
     # Lock in id order so two recomputes touching the same goldens cannot deadlock.
     goldens = list(GoldenRecord.objects.select_for_update().filter(pk__in=pks).order_by("pk"))
+    for golden in goldens:
+        golden.entity_type = entity  # the payloads need it; one object instead of a query per record
     computed = compute(entity, pks)
     member_ids = {pk: ids for pk, (_, ids) in computed.items()}
     xref = {

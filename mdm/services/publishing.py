@@ -69,19 +69,32 @@ def fan_out(events: list[ChangeEvent]) -> list[int]:
     if not deliveries:
         return []
     created = Delivery.objects.bulk_create(deliveries, batch_size=1000)
-    ids = [d.pk for d in created]
-    transaction.on_commit(lambda: enqueue(ids))
-    return ids
+    by_subscription: dict[int, list[int]] = {}
+    for d in created:
+        by_subscription.setdefault(d.subscription_id, []).append(d.pk)
+    transaction.on_commit(lambda: [enqueue(ids) for ids in by_subscription.values()])
+    return [d.pk for d in created]
+
+
+TASK_BATCH = 25  # deliveries (of one subscription) per task message
 
 
 def enqueue(delivery_ids, countdown: float | None = None) -> None:
-    from mdm.tasks import deliver as deliver_task
+    """Hand delivery ids to the workers: one at a time for a retry, else in small batches of
+    one subscription (a message per delivery would cost more than the delivery itself)."""
+    from mdm.tasks import deliver as deliver_task, deliver_many
 
-    for delivery_id in delivery_ids:
-        if countdown:
+    ids = list(delivery_ids)
+    if countdown:
+        for delivery_id in ids:
             deliver_task.apply_async((delivery_id,), countdown=countdown)
+        return
+    for start in range(0, len(ids), TASK_BATCH):
+        chunk = ids[start:start + TASK_BATCH]
+        if len(chunk) == 1:
+            deliver_task.delay(chunk[0])
         else:
-            deliver_task.delay(delivery_id)
+            deliver_many.delay(chunk)
 
 
 # --- signing and the body -----------------------------------------------------
@@ -93,33 +106,58 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def write_back_ids(subscription: Subscription, event: ChangeEvent) -> list[str]:
+@dataclass
+class Job:
+    """A claimed delivery with what sending it needs, loaded in the claim's round trip."""
+
+    id: int
+    attempt: int
+    subscription_id: int
+    subscription_name: str
+    url: str
+    secret: str
+    target_system_id: int | None
+    golden_pk: int
+    golden_version: int
+    event_id: int
+    event_type: str
+    golden_id: str
+    event_created_at: datetime
+    entity_code: str
+    payload_text: str  # the golden record as the API represents it at that version (JSON text)
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.id}"
+
+
+def write_back_ids(target_system_id: int, golden_pk: int, payload: dict) -> tuple[str, list[str]]:
     """The target system's own IDs of the record: its member records at that version plus
     IDs it acknowledged for the record (e.g. a customer it created from an earlier webhook)."""
-    code = subscription.target_system.code
-    ids = {s["source_id"] for s in event.payload.get("sources", []) if s["source"] == code}
-    ids |= set(XrefAcknowledgement.objects.filter(golden_id=event.golden_id, source_system=subscription.target_system)
+    from mdm.models import SourceSystem
+
+    code = SourceSystem.objects.filter(pk=target_system_id).values_list("code", flat=True).get()
+    ids = {s["source_id"] for s in payload.get("sources", []) if s["source"] == code}
+    ids |= set(XrefAcknowledgement.objects.filter(golden_id=golden_pk, source_system_id=target_system_id)
                .values_list("source_id", flat=True))
-    return sorted(ids)
+    return code, sorted(ids)
 
 
-def body_for(delivery: Delivery) -> dict:
+def body_bytes(job: Job) -> bytes:
     """The webhook body: event metadata, and under ``data`` the golden record exactly as
-    ``GET /api/v1/{entity_type}/golden/{golden_id}?as_of=…`` returns that version."""
-    event = delivery.event
-    subscription = delivery.subscription
-    entity_code = event.entity_type.code
-    body = {
-        "type": f"{entity_code}.{event.event_type}",
-        "timestamp": event.created_at.isoformat(),
-        "event": {"id": event.pk, "type": event.event_type, "entity_type": entity_code,
-                  "golden_id": event.golden_id_text, "version": event.golden_version},
-        "data": event.payload,
+    ``GET /api/v1/{entity_type}/golden/{golden_id}?version=…`` returns it. The stored JSON
+    text is spliced in as is: no parse and re-serialization per delivery."""
+    head = {
+        "type": f"{job.entity_code}.{job.event_type}",
+        "timestamp": job.event_created_at.isoformat(),
+        "event": {"id": job.event_id, "type": job.event_type, "entity_type": job.entity_code,
+                  "golden_id": job.golden_id, "version": job.golden_version},
     }
-    if subscription.target_system_id:
-        body["write_back"] = {"source": subscription.target_system.code,
-                              "source_ids": write_back_ids(subscription, event)}
-    return body
+    if job.target_system_id:
+        code, ids = write_back_ids(job.target_system_id, job.golden_pk, json.loads(job.payload_text))
+        head["write_back"] = {"source": code, "source_ids": ids}
+    text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)
+    return (text[:-1] + ',"data":' + job.payload_text + "}").encode()
 
 
 # --- delivering one ----------------------------------------------------------
@@ -148,6 +186,9 @@ _OLDER_OPEN = """
                 WHERE o.subscription_id = d.subscription_id AND o.golden_id = d.golden_id
                   AND o.golden_version < d.golden_version AND o.status IN ('pending', 'sending'))
 """
+_JOB_COLUMNS = """d.id, d.attempts, d.subscription_id, s.name, s.url, s.secret, s.target_system_id, d.golden_id,
+    d.golden_version, e.id, e.event_type, e.golden_id_text, e.created_at,
+    (SELECT t.code FROM mdm_entitytype t WHERE t.id = e.entity_type_id), CAST(e.payload AS TEXT)"""
 
 
 def older_open():
@@ -157,21 +198,41 @@ def older_open():
         golden_version__lt=OuterRef("golden_version"), status__in=Delivery.BLOCKING))
 
 
-def claim(delivery_id: int, now: datetime) -> int | None:
-    """PENDING → SENDING when due and not held back by an older delivery; returns the attempt number.
+def claim(delivery_id: int, now: datetime) -> Job | None:
+    """PENDING → SENDING when due and not held back by an older delivery; None otherwise.
 
     One conditional UPDATE: when two workers race for the row, one wins and the
-    other gets no row back.
+    other gets no row back. On PostgreSQL the same statement returns the event
+    and subscription (UPDATE … FROM … RETURNING).
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""UPDATE mdm_delivery AS d SET status = 'sending', claimed_at = %s, attempts = d.attempts + 1
-                WHERE d.id = %s AND d.status = 'pending' AND d.next_attempt_at <= %s AND {_OLDER_OPEN}
-                RETURNING d.attempts""",
-            [now, delivery_id, now],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""UPDATE mdm_delivery AS d SET status = 'sending', claimed_at = %s, attempts = d.attempts + 1
+                    FROM mdm_changeevent e, mdm_subscription s
+                    WHERE d.id = %s AND d.status = 'pending' AND d.next_attempt_at <= %s
+                      AND e.id = d.event_id AND s.id = d.subscription_id AND {_OLDER_OPEN}
+                    RETURNING {_JOB_COLUMNS}""",
+                [now, delivery_id, now])
+            row = cursor.fetchone()
+        else:
+            cursor.execute(
+                f"""UPDATE mdm_delivery AS d SET status = 'sending', claimed_at = %s, attempts = d.attempts + 1
+                    WHERE d.id = %s AND d.status = 'pending' AND d.next_attempt_at <= %s AND {_OLDER_OPEN}
+                    RETURNING d.id""",
+                [now, delivery_id, now])
+            if cursor.fetchone() is None:
+                return None
+            cursor.execute(
+                f"""SELECT {_JOB_COLUMNS} FROM mdm_delivery d JOIN mdm_changeevent e ON e.id = d.event_id
+                    JOIN mdm_subscription s ON s.id = d.subscription_id WHERE d.id = %s""", [delivery_id])
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    job = Job(*row)
+    if isinstance(job.event_created_at, str):  # SQLite hands back text
+        job.event_created_at = datetime.fromisoformat(job.event_created_at)
+    return job
 
 
 @dataclass
@@ -183,22 +244,21 @@ class Outcome:
     retry_in: float | None = None
 
 
-def attempt(delivery: Delivery, now: datetime) -> Outcome:
+def attempt(job: Job, now: datetime) -> Outcome:
     """POST the signed body once and classify the result."""
-    body = json.dumps(body_for(delivery), separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+    body = body_bytes(job)
     timestamp = int(now.timestamp())
-    msg_id = delivery.webhook_id
+    msg_id = job.webhook_id
     headers = {
         "Content-Type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(delivery.subscription.secret, msg_id, timestamp, body),
+        "webhook-signature": sign(job.secret, msg_id, timestamp, body),
         "Idempotency-Key": msg_id,
     }
     timeouts = (settings.MDM_WEBHOOK_CONNECT_TIMEOUT, settings.MDM_WEBHOOK_READ_TIMEOUT)
     try:
-        response = http_session().post(delivery.subscription.url, data=body, headers=headers, timeout=timeouts,
-                                       allow_redirects=False)
+        response = http_session().post(job.url, data=body, headers=headers, timeout=timeouts, allow_redirects=False)
     except requests.Timeout as exc:
         return Outcome("temporary", error=f"timeout: {exc}"[:500])
     except requests.RequestException as exc:
@@ -217,43 +277,78 @@ def attempt(delivery: Delivery, now: datetime) -> Outcome:
 def deliver(delivery_id: int) -> str:
     """Claim, send and record one delivery; returns what happened (for logs and tests)."""
     now = timezone.now()
-    attempt_no = claim(delivery_id, now)
-    if attempt_no is None:
+    job = claim(delivery_id, now)
+    if job is None:
         return "not claimable"  # delivered already, taken by another worker, not due, or held back
-    delivery = (Delivery.objects.select_related("subscription__target_system", "event__entity_type")
-                .get(pk=delivery_id))
-    outcome = attempt(delivery, now)
+    outcome = attempt(job, now)
     finished = timezone.now()
     fields = {"last_attempt_at": finished, "last_status_code": outcome.status_code,
               "last_response": outcome.response, "last_error": outcome.error}
     if outcome.status == "temporary":
-        if attempt_no >= settings.MDM_WEBHOOK_MAX_ATTEMPTS:
+        if job.attempt >= settings.MDM_WEBHOOK_MAX_ATTEMPTS:
             fields.update(status=Delivery.Status.DEAD,
-                          last_error=f"{outcome.error} (attempt {attempt_no} of {settings.MDM_WEBHOOK_MAX_ATTEMPTS}, "
+                          last_error=f"{outcome.error} (attempt {job.attempt} of {settings.MDM_WEBHOOK_MAX_ATTEMPTS}, "
                                      "giving up)"[:500])
         else:
-            outcome.retry_in = backoff_delay(attempt_no)
+            outcome.retry_in = backoff_delay(job.attempt)
             fields.update(status=Delivery.Status.PENDING,
                           next_attempt_at=finished + timedelta(seconds=outcome.retry_in))
     else:
         fields["status"] = outcome.status
         if outcome.status == Delivery.Status.DELIVERED:
             fields["delivered_at"] = finished
-    # Only the worker holding this attempt may record its outcome: if the sweeper
-    # handed the row to another worker meanwhile, this result is stale.
-    updated = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SENDING,
-                                      attempts=attempt_no).update(**fields)
+    updated, next_id = record_outcome(job, fields)
     if not updated:
-        log.warning("delivery %s: outcome of attempt %s dropped, the row was reclaimed", delivery_id, attempt_no)
+        log.warning("delivery %s: outcome of attempt %s dropped, the row was reclaimed", delivery_id, job.attempt)
         return "stale"
     if outcome.retry_in is not None:
         schedule_retry(delivery_id, outcome.retry_in)
-    else:
-        release_next(delivery)
+    elif next_id is not None:
+        # A final state releases the next waiting version of the same record.
+        transaction.on_commit(lambda: enqueue([next_id]))
     if fields["status"] != Delivery.Status.DELIVERED:
-        log.info("delivery %s to %s: %s", delivery.webhook_id, delivery.subscription.name,
-                 fields["last_error"] or fields["status"])
+        log.info("delivery %s to %s: %s", job.webhook_id, job.subscription_name, fields["last_error"] or
+                 fields["status"])
     return fields["status"]
+
+
+def record_outcome(job: Job, fields: dict) -> tuple[bool, int | None]:
+    """Write the attempt's outcome, if this worker still holds the attempt (the sweeper may
+    have handed the row to another worker meanwhile); returns (written, next waiting id)."""
+    final = fields["status"] != Delivery.Status.PENDING
+    if connection.vendor == "postgresql":
+        columns = list(fields)
+        assignments = ", ".join(f"{Delivery._meta.get_field(c).column} = %s" for c in columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE mdm_delivery AS d SET {assignments}
+                    WHERE d.id = %s AND d.status = 'sending' AND d.attempts = %s
+                    RETURNING (SELECT n.id FROM mdm_delivery n
+                               WHERE n.subscription_id = d.subscription_id AND n.golden_id = d.golden_id
+                                 AND n.golden_version > d.golden_version AND n.status = 'pending'
+                               ORDER BY n.golden_version LIMIT 1)""",
+                [*fields.values(), job.id, job.attempt])
+            row = cursor.fetchone()
+        if row is None:
+            return False, None
+        return True, row[0] if final else None
+    updated = Delivery.objects.filter(pk=job.id, status=Delivery.Status.SENDING, attempts=job.attempt).update(**fields)
+    if not updated:
+        return False, None
+    if not final:
+        return True, None
+    next_id = (Delivery.objects.filter(subscription_id=job.subscription_id, golden_id=job.golden_pk,
+                                       golden_version__gt=job.golden_version, status=Delivery.Status.PENDING)
+               .order_by("golden_version").values_list("pk", flat=True).first())
+    return True, next_id
+
+
+def deliver_many(delivery_ids: list[int]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for delivery_id in delivery_ids:
+        result = deliver(delivery_id)
+        counts[result] = counts.get(result, 0) + 1
+    return counts
 
 
 def schedule_retry(delivery_id: int, delay: float) -> None:
@@ -261,15 +356,6 @@ def schedule_retry(delivery_id: int, delay: float) -> None:
     # the sweeper picks those up when they are due instead.
     if delay <= settings.MDM_WEBHOOK_ETA_MAX:
         enqueue([delivery_id], countdown=delay)
-
-
-def release_next(delivery: Delivery) -> None:
-    """A delivery reached a final state: the next waiting version of the same record may go."""
-    next_id = (Delivery.objects.filter(subscription_id=delivery.subscription_id, golden_id=delivery.golden_id,
-                                       golden_version__gt=delivery.golden_version, status=Delivery.Status.PENDING)
-               .order_by("golden_version").values_list("pk", flat=True).first())
-    if next_id is not None:
-        transaction.on_commit(lambda: enqueue([next_id]))
 
 
 # --- sweeper and replay --------------------------------------------------------
