@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,10 +40,12 @@ def add_arguments(parser):
     parser.add_argument("--rate", type=float, default=200, help="golden-record changes per second")
     parser.add_argument("--duration", type=float, default=20, help="seconds of changes")
     parser.add_argument("--subscribers", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=10, help="changes per transaction (an ingest batch)")
+    parser.add_argument("--batch", type=int, default=20, help="changes per transaction (an ingest batch)")
     parser.add_argument("--goldens", type=int, default=20_000, help="records the changes are spread over")
-    parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
-    parser.add_argument("--concurrency", type=int, default=3, help="worker processes (prefork) or threads")
+    parser.add_argument("--producers", type=int, default=2, help="threads writing changes (like ingest workers)")
+    parser.add_argument("--pool", default="threads", choices=["prefork", "threads", "solo"],
+                        help="Celery pool: threads suit webhook delivery, which mostly waits on the network")
+    parser.add_argument("--concurrency", type=int, default=6, help="worker threads (or processes for prefork)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the last delivery")
 
 
@@ -71,7 +74,7 @@ def start_workers(pool: str, concurrency: int, log: Path):
     raise SystemExit("celery worker did not answer within 60 s")
 
 
-def run(command, *, rate, duration, subscribers, batch, goldens, pool, concurrency, timeout, **_):
+def run(command, *, rate, duration, subscribers, batch, goldens, pool, concurrency, timeout, producers, **_):
     out = command.stdout.write
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         raise SystemExit("benchmark publishing needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL")
@@ -95,28 +98,41 @@ def run(command, *, rate, duration, subscribers, batch, goldens, pool, concurren
     receiver = start_receiver(ports, folder / "received.json")
     workers = start_workers(pool, concurrency, folder / "worker.log")
     committed: dict[tuple[str, int], float] = {}
-    rng = random.Random(6)
-    interval = batch / rate
+    run_id = int(time.time())
+    interval = batch / rate * producers
     started = time.perf_counter()
-    ticks = int(rate * duration / batch)
+    ticks = int(rate * duration / batch / producers)
+    shares = [pool_pks[i::producers] for i in range(producers)]  # disjoint: writers never wait on each other
+
+    def produce(n: int):
+        rng = random.Random(n)
+        try:
+            for tick in range(ticks):
+                due = started + tick * interval + n * interval / producers
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                pks = rng.sample(shares[n], batch)
+                marks: list[float] = []
+                with transaction.atomic():
+                    transaction.on_commit(lambda: marks.append(time.time()))  # runs first: the commit instant
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            "UPDATE mdm_sourcerecord SET attributes = jsonb_set(attributes, '{email}', "
+                            "to_jsonb(%s::text)) WHERE golden_id = ANY(%s)",
+                            [f"ap{run_id}-{n}-{tick}@example.com", pks])  # new every run: every change is real
+                    result = golden_service.recompute(entity, pks, reason="ingest", actor="benchmark")
+                for golden in result.changed:
+                    committed[(golden.golden_id, golden.version)] = marks[0]
+        finally:
+            connection.close()
+
     try:
-        for tick in range(ticks):
-            due = started + tick * interval
-            pause = due - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            pks = rng.sample(pool_pks, batch)
-            marks: list[float] = []
-            with transaction.atomic():
-                transaction.on_commit(lambda: marks.append(time.time()))  # runs first: the commit instant
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "UPDATE mdm_sourcerecord SET attributes = jsonb_set(attributes, '{credit_limit}', "
-                        "to_jsonb(%s::text)) WHERE golden_id = ANY(%s)",
-                        [f"{rng.randint(1, 99_999)}.00", pks])
-                result = golden_service.recompute(entity, pks, reason="ingest", actor="benchmark")
-            for golden in result.changed:
-                committed[(golden.golden_id, golden.version)] = marks[0]
+        threads = [threading.Thread(target=produce, args=(n,)) for n in range(producers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         produced_in = time.perf_counter() - started
         expected = len(committed) * subscribers
         deadline = time.monotonic() + timeout
@@ -151,7 +167,7 @@ def run(command, *, rate, duration, subscribers, batch, goldens, pool, concurren
     out(f"\nPublishing on {database_label()} + Redis, {pool} workers × {concurrency}, {subscribers} local "
         f"receivers, {os.cpu_count()} CPU(s) shared by producer, workers, receivers and databases")
     out(f"changes committed   {len(committed):,} in {produced_in:.1f} s = {len(committed) / produced_in:.0f}/s "
-        f"(asked {rate:.0f}/s, {batch} per transaction)")
+        f"(asked {rate:.0f}/s, {batch} per transaction, {producers} writers)")
     out(f"deliveries expected {expected:,}; delivered {delivered:,}; all drained after {drained_in:.1f} s "
         f"({delivered / drained_in:.0f} deliveries/s)")
     out(f"commit → delivery   p50 {percentile(latencies, 50):.0f} ms   p95 {percentile(latencies, 95):.0f} ms   "
