@@ -8,6 +8,7 @@ import json
 import time
 from datetime import datetime, timezone as dt_timezone
 
+from django.db import connection
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.dateparse import parse_datetime
@@ -182,7 +183,7 @@ class KeysetPage:
             # A row comparison uses the (…, updated_at, id) index directly.
             queryset = queryset.extra(
                 where=[f'("{self.table}"."{self.time_field}", "{self.table}"."id") > (%s, %s)'],
-                params=list(self.after))
+                params=[connection.ops.adapt_datetimefield_value(self.after[0]), self.after[1]])
         rows = list(queryset[: self.limit])
         self.rows = rows
         return rows

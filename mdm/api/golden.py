@@ -6,7 +6,7 @@ carries under ``data``); scopes are ``read:<entity_type>`` (``read:*``).
 from __future__ import annotations
 
 import django_filters
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mdm.api.auth import HasScope
-from mdm.api.common import KeysetPage, page_serializer, parse_time
+from mdm.api.common import KeysetPage, page_serializer
 from mdm.models import Delivery, Subscription
 from mdm.selectors_publishing import subscription_status
 from mdm.services.publishing import replay

@@ -115,7 +115,7 @@ def run(command, *, rate, duration, subscribers, batch, goldens, pool, concurren
                 pks = rng.sample(shares[n], batch)
                 marks: list[float] = []
                 with transaction.atomic():
-                    transaction.on_commit(lambda: marks.append(time.time()))  # runs first: the commit instant
+                    transaction.on_commit(lambda marks=marks: marks.append(time.time()))  # runs first: the commit instant
                     with connection.cursor() as cursor:
                         cursor.execute(
                             "UPDATE mdm_sourcerecord SET attributes = jsonb_set(attributes, '{email}', "

@@ -219,7 +219,7 @@ def claim(delivery_id: int, now: datetime) -> Job | None:
             cursor.execute(
                 f"""UPDATE mdm_delivery AS d SET status = 'sending', claimed_at = %s, attempts = d.attempts + 1
                     WHERE d.id = %s AND d.status = 'pending' AND d.next_attempt_at <= %s AND {_OLDER_OPEN}
-                    RETURNING d.id""",
+                    RETURNING id""",
                 [now, delivery_id, now])
             if cursor.fetchone() is None:
                 return None

@@ -177,7 +177,7 @@ def test_a_delivery_waits_for_the_older_version_of_the_same_record(
     record = source_record(customer_type, erp, "E1", name="Acme")
     make_golden(customer_type, record)
     change(record, city="Austin")
-    other = make_golden(customer_type, source_record(customer_type, erp, "E2", name="Beta"))
+    make_golden(customer_type, source_record(customer_type, erp, "E2", name="Beta"))
     v1, v2, other_v1 = Delivery.objects.order_by("id")
     httpserver.expect_oneshot_request("/hooks").respond_with_data("oops", status=500)
     httpserver.expect_request("/hooks").respond_with_data("ok")
