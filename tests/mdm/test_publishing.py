@@ -347,3 +347,22 @@ def test_the_admin_lists_subscriptions_with_status_and_replays_dead_letters(
     bad = admin_client.post("/admin/mdm/subscription/add/", {
         "name": "bad", "url": "https://x.example.com/", "entity_types": '["nope"]', "event_types": '["exploded"]'})
     assert bad.status_code == 200 and b"unknown event type" in bad.content
+
+
+def test_admins_list_deliveries_and_replay_one_through_the_api(golden, subscription, api_client, api_token,
+                                                               django_capture_on_commit_callbacks):
+    delivery = Delivery.objects.get()
+    Delivery.objects.filter(pk=delivery.pk).update(status="dead", last_error="HTTP 503 (giving up)")
+    admin = {"HTTP_AUTHORIZATION": f"Bearer {api_token('admin')}"}
+    listed = api_client.get(f"/api/v1/subscriptions/{subscription.pk}/deliveries", {"status": "dead"}, **admin).json()
+    assert [(d["webhook_id"], d["golden_id"], d["last_error"]) for d in listed["results"]] == [
+        (f"msg_{delivery.pk}", golden.golden_id, "HTTP 503 (giving up)")]
+    status = api_client.get("/api/v1/subscriptions", **admin).json()
+    assert status[0]["name"] == "analytics" and status[0]["dead"] == 1 and status[0]["health"] == "dead letters"
+    reader = {"HTTP_AUTHORIZATION": f"Bearer {api_token('read:*')}"}
+    assert api_client.post(f"/api/v1/deliveries/{delivery.pk}/replay", **reader).status_code == 403
+    with django_capture_on_commit_callbacks():
+        replayed = api_client.post(f"/api/v1/deliveries/{delivery.pk}/replay", **admin)
+    assert replayed.json() == {"requeued": 1, "superseded": 0}
+    again = api_client.post(f"/api/v1/deliveries/{delivery.pk}/replay", **admin)
+    assert again.status_code == 409 and "only failed or dead deliveries" in again.json()["detail"]
