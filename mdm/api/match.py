@@ -19,6 +19,11 @@ class ServiceUnavailable(APIException):
     default_code = "unavailable"
 
 
+class NotReady(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_ready"
+
+
 class MatchRequestSerializer(serializers.Serializer):
     attributes = serializers.DictField(help_text="The candidate's attributes by canonical name, e.g. "
                                                  '{"name": "Acme Supply", "city": "Austin"}.')
@@ -43,6 +48,9 @@ class ExplanationSerializer(serializers.Serializer):
 class CandidateSerializer(serializers.Serializer):
     golden_id = serializers.CharField()
     probability = serializers.FloatField()
+    band = serializers.ChoiceField(["match", "possible", "distinct"], required=False,
+                                   help_text="match: at or above the auto-link threshold; possible: a steward would "
+                                             "review it; distinct: below review.")
     explanation = ExplanationSerializer()
     golden = GoldenRecordSerializer()
 
@@ -58,7 +66,7 @@ class MatchView(APIView):
 
     @extend_schema(tags=["matching"], request=MatchRequestSerializer,
                    responses={200: MatchResponseSerializer, 400: OpenApiResponse(), 403: OpenApiResponse(),
-                              404: OpenApiResponse()})
+                              404: OpenApiResponse(), 409: OpenApiResponse(description="No trained model yet")})
     def post(self, request, entity_type: str):
         data = MatchRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -72,16 +80,18 @@ class MatchView(APIView):
             if source is None:
                 raise NotFound(f"unknown source system {data.validated_data['source']!r}")
         try:
-            from mdm.services.matching import match_candidate
+            from mdm.services.matching import NotMatchable, match_candidate
         except ImportError as exc:  # a deployment without the matching engine
             raise ServiceUnavailable("matching is not available on this hub") from exc
-
-        ranked = match_candidate(self.entity, attributes, source=source, limit=data.validated_data["limit"])
+        try:
+            ranked = match_candidate(self.entity, attributes, source=source, limit=data.validated_data["limit"])
+        except NotMatchable as exc:  # e.g. no trained model yet: a state to fix, not a server fault
+            raise NotReady(str(exc)) from exc
         goldens = {g.golden_id: g for g in for_payload(
             GoldenRecord.objects.filter(golden_id__in=[c["golden_id"] for c in ranked]), self.entity)}
         payloads = dict(zip(goldens, payloads_for(goldens.values(), self.entity)))
         return Response({"candidates": [
-            {"golden_id": c["golden_id"], "probability": c["probability"], "explanation": c["explanation"],
-             "golden": payloads.get(c["golden_id"])}
+            {"golden_id": c["golden_id"], "probability": c["probability"], "band": c.get("band"),
+             "explanation": c["explanation"], "golden": payloads.get(c["golden_id"])}
             for c in ranked
         ]})

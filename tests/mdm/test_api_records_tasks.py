@@ -89,23 +89,32 @@ def test_automation_closes_a_task_once_with_an_optimistic_lock(api_token, tasks)
     assert bot.post(f"/api/v1/tasks/{conflict.pk}/resolve", {"action": "explode"}, format="json").status_code == 400
 
 
-def test_search_before_create_ranks_golden_records_and_stores_nothing(api_token, customer_type, erp):
-    pytest.importorskip("mdm.services.matching", reason="the lead's matching integration (issue 3) is not on main yet")
+def test_search_before_create_ranks_golden_records_and_stores_nothing(api_token, tmp_path):
+    pytest.importorskip("mdm.services.matching", reason="the matching integration (issue 3) is not on main yet")
+    from mdm.demo import generator
+    from mdm.demo.load import ingest_demo_files, load_configs
     from mdm.models import GoldenRecord, MatchDecision, SourceRecord
+    from mdm.services.matching import match_all
 
-    acme = make_golden(customer_type, source_record(customer_type, erp, "E1", name="Acme Supply Inc.",
-                                                    city="Austin", phone="+14155550134"))
-    make_golden(customer_type, source_record(customer_type, erp, "E2", name="Zeta Logistics", city="Boston"))
-    before = (GoldenRecord.objects.count(), SourceRecord.objects.count(), MatchDecision.objects.count())
+    load_configs()
+    generator.generate(tmp_path, customers=60, products=5, prices=5, seed=3)
+    ingest_demo_files(tmp_path, report=lambda line: None)
     matcher = client_with(api_token("match:customer"))
-    response = matcher.post("/api/v1/customer/match",
-                            {"attributes": {"name": "ACME Supply", "city": "Austin"}, "limit": 5}, format="json")
+    untrained = matcher.post("/api/v1/customer/match", {"attributes": {"name": "Acme"}}, format="json")
+    assert untrained.status_code == 409 and "no trained model" in untrained.json()["detail"]
+    match_all("customer")
+    golden = GoldenRecord.objects.filter(entity_type__code="customer", status="active",
+                                         values__has_key="phone").first()
+    before = (GoldenRecord.objects.count(), SourceRecord.objects.count(), MatchDecision.objects.count())
+    candidate = {k: golden.values.get(k) for k in ("name", "city", "region", "postcode", "address_line1")}
+    candidate["phone"] = golden.values["phone"][0]["value"]
+    response = matcher.post("/api/v1/customer/match", {"attributes": candidate, "limit": 5}, format="json")
     assert response.status_code == 200, response.content
     candidates = response.json()["candidates"]
-    assert candidates and candidates[0]["golden_id"] == acme.golden_id
-    assert 0 <= candidates[-1]["probability"] <= candidates[0]["probability"] <= 1
-    assert candidates[0]["golden"]["values"]["name"] == "Acme Supply Inc."
-    assert "comparisons" in candidates[0]["explanation"]
+    assert candidates[0]["golden_id"] == golden.golden_id and candidates[0]["band"] == "match"
+    assert all(0 <= c["probability"] <= candidates[0]["probability"] <= 1 for c in candidates)
+    assert candidates[0]["golden"]["values"]["name"] == golden.values["name"]
+    assert candidates[0]["explanation"]["comparisons"]
     assert (GoldenRecord.objects.count(), SourceRecord.objects.count(), MatchDecision.objects.count()) == before
 
 
