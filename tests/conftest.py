@@ -90,83 +90,96 @@ def api_client():
 
 # --- a real Celery worker -------------------------------------------------------
 
-class CeleryWorkers:
-    """Start real ``celery -A mdm worker`` processes on the test database and Redis.
+class WorkerProcess:
+    """A running ``celery -A mdm worker`` and the file its output goes to."""
 
-    ``start(beat=False, env={...})`` returns the process; ``kill(proc)`` is
-    kill -9 (a crash: nothing acknowledged, nothing cleaned up). Everything
+    def __init__(self, proc, log_path: Path, name: str):
+        self.proc, self.log_path, self.name = proc, log_path, name
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+
+class CeleryWorkers:
+    """Start real ``celery -A mdm worker --pool=solo -Q mdm`` processes on the test database and Redis.
+
+    ``start(beat=False, env={...})`` returns a ``WorkerProcess``; ``kill(worker)``
+    is kill -9 (a crash: nothing acknowledged, nothing cleaned up). Everything
     started is stopped when the test ends.
     """
 
     def __init__(self, tmp_path):
         import os
         import sys
+        from urllib.parse import quote
 
         db = settings.DATABASES["default"]
         if "postgresql" not in db["ENGINE"]:
-            pytest.skip("a real worker needs PostgreSQL (tools/with_services.py sets DATABASE_URL)")
+            pytest.fail("the real Celery worker needs PostgreSQL: run the tests under tools/with_services.py")
         if not settings.REDIS_URL:
-            pytest.skip("a real worker needs Redis (tools/with_services.py sets REDIS_URL)")
-        auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+            pytest.fail("the real Celery worker needs Redis: run the tests under tools/with_services.py")
+        auth = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else "")
+        port = f":{db['PORT']}" if db.get("PORT") else ""
         self.env = dict(
             os.environ,
-            DATABASE_URL=f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+            # The test database (pytest-django's name for it), not the one in the environment.
+            DATABASE_URL=f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}{port}/{db['NAME']}",
             REDIS_URL=settings.REDIS_URL,
             DJANGO_SETTINGS_MODULE="mdm.settings",
-            PYTHONPATH=str(settings.BASE_DIR) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            PYTHONUNBUFFERED="1",
+            PYTHONPATH=os.pathsep.join(filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")])),
         )
         self.python = sys.executable
         self.tmp_path = tmp_path
-        self.procs = []
-        self.count = 0
+        self.workers: list[WorkerProcess] = []
 
-    def start(self, *, beat: bool = False, env: dict | None = None, wait: float = 60):
+    def start(self, *, beat: bool = False, env: dict | None = None, wait: float = 60) -> WorkerProcess:
         import subprocess
         import time
         import uuid
 
-        self.count += 1
-        name = f"w{self.count}-{uuid.uuid4().hex[:6]}@test"
-        args = [self.python, "-m", "celery", "-A", "mdm", "worker", "--pool=solo", "-Q", "mdm", "-l", "warning",
+        n = len(self.workers) + 1
+        name = f"test-{uuid.uuid4().hex[:8]}@test"
+        args = [self.python, "-m", "celery", "-A", "mdm", "worker", "--pool=solo", "-Q", "mdm", "-l", "INFO",
                 "-n", name, "--without-gossip", "--without-mingle"]
         if beat:
-            args += ["-B", "-s", str(self.tmp_path / f"beat-{self.count}")]
-        log = open(self.tmp_path / f"worker-{self.count}.log", "w")
-        proc = subprocess.Popen(args, env={**self.env, **(env or {})}, cwd=str(settings.BASE_DIR),
-                                stdout=log, stderr=subprocess.STDOUT)
-        proc.log_path = self.tmp_path / f"worker-{self.count}.log"
-        self.procs.append(proc)
+            args += ["-B", "-s", str(self.tmp_path / f"beat-{n}")]
+        log_path = self.tmp_path / f"celery-worker-{n}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(args, env={**self.env, **(env or {})}, cwd=str(settings.BASE_DIR),
+                                    stdout=log, stderr=subprocess.STDOUT)
+        worker = WorkerProcess(proc, log_path, name)
+        self.workers.append(worker)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"celery worker exited with {proc.returncode}:\n{proc.log_path.read_text()}")
-            replies = celery_app.control.ping(destination=[name], timeout=0.5)
-            if replies:
-                return proc
-        raise RuntimeError(f"celery worker did not answer within {wait}s:\n{proc.log_path.read_text()}")
+                pytest.fail(f"the Celery worker exited with {proc.returncode}:\n{worker.log()}")
+            if celery_app.control.ping(destination=[name], timeout=0.5):
+                return worker
+        pytest.fail(f"the Celery worker did not answer within {wait}s:\n{worker.log()}")
 
-    def kill(self, proc) -> None:
+    def kill(self, worker: WorkerProcess) -> None:
         import signal
 
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        worker.proc.send_signal(signal.SIGKILL)
+        worker.proc.wait(10)
 
     def stop_all(self) -> None:
         import signal
         import subprocess
 
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
+        for worker in self.workers:
+            if worker.proc.poll() is None:
+                worker.proc.send_signal(signal.SIGTERM)
+        for worker in self.workers:
             try:
-                proc.wait(15)
+                worker.proc.wait(15)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+                worker.proc.kill()
+                worker.proc.wait(5)
 
     def logs(self) -> str:
-        return "\n".join(p.log_path.read_text() for p in self.procs)
+        return "\n".join(w.log() for w in self.workers)
 
 
 def _purge_queue() -> None:
@@ -175,18 +188,25 @@ def _purge_queue() -> None:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """Real workers for this test: ``celery_worker_process.start(beat=True, env={...})``.
+def celery_workers(transactional_db, tmp_path):
+    """Real workers started on demand: ``celery_workers.start(beat=True, env={...})``, ``.kill(worker)``.
 
-    Tasks go through Redis for the test (not eager); the workers use the
-    test database, so the test needs committed data (``transactional_db``).
+    Tasks are sent through Redis (not run eagerly) for the test; the workers
+    use the test database, so the test must commit what they should see
+    (``transactional_db``).
     """
     workers = CeleryWorkers(tmp_path)
+    _purge_queue()  # nothing left over from an earlier test reaches these workers
     celery_app.conf.task_always_eager = False
-    _purge_queue()
     try:
         yield workers
     finally:
         workers.stop_all()
-        _purge_queue()
         celery_app.conf.task_always_eager = True
+        _purge_queue()
+
+
+@pytest.fixture
+def celery_worker_process(celery_workers):
+    """One real worker (``--pool=solo -Q mdm``), started; ``.log()`` shows its output."""
+    return celery_workers.start()

@@ -98,11 +98,10 @@ def statuses():
 
 def test_changes_reach_the_subscriber_signed_through_the_real_worker(
         celery_worker_process, receiver, subscription, customer_type, erp, crm):
-    celery_worker_process.start()
     record = source_record(customer_type, erp, "E1", name="Acme Supply Inc.")
     golden = make_golden(customer_type, record, source_record(customer_type, crm, "C1", name="ACME"))
     change(record, city="Austin")
-    wait_for(lambda: len(receiver.processed) == 2, what="two deliveries", workers=celery_worker_process)
+    wait_for(lambda: len(receiver.processed) == 2, what=f"two deliveries\n{celery_worker_process.log()}")
     bodies = sorted(receiver.processed.values(), key=lambda b: b["event"]["version"])
     assert [(b["type"], b["data"]["golden_id"], b["data"]["version"]) for b in bodies] == [
         ("customer.created", golden.golden_id, 1), ("customer.updated", golden.golden_id, 2)]
@@ -111,11 +110,11 @@ def test_changes_reach_the_subscriber_signed_through_the_real_worker(
 
 
 def test_a_failing_subscriber_is_retried_with_growing_waits_until_it_accepts(
-        celery_worker_process, receiver, subscription, customer_type, erp):
+        celery_workers, receiver, subscription, customer_type, erp):
     receiver.respond = lambda body, attempt: 503 if attempt <= 2 else 200
-    celery_worker_process.start(env=FAST_RETRIES)
+    celery_workers.start(env=FAST_RETRIES)
     make_golden(customer_type, source_record(customer_type, erp, "E1", name="Acme"))
-    wait_for(lambda: len(receiver.processed) == 1, what="the delivery after two 503s", workers=celery_worker_process)
+    wait_for(lambda: len(receiver.processed) == 1, what="the delivery after two 503s", workers=celery_workers)
     times = [r["at"] for r in receiver.requests]
     assert [r["status"] for r in receiver.requests] == [503, 503, 200]
     # waits of ~0.4 s then ~0.8 s (±20 % jitter): exponential
@@ -125,29 +124,29 @@ def test_a_failing_subscriber_is_retried_with_growing_waits_until_it_accepts(
     assert delivery.attempts == 3 and delivery.last_status_code == 200
 
 
-def test_a_dead_letter_is_replayed_through_the_api(celery_worker_process, receiver, subscription, customer_type, erp,
+def test_a_dead_letter_is_replayed_through_the_api(celery_workers, receiver, subscription, customer_type, erp,
                                                    api_client, api_token):
     receiver.respond = lambda body, attempt: 500
-    celery_worker_process.start(env={**FAST_RETRIES, "MDM_WEBHOOK_MAX_ATTEMPTS": "2"})
+    celery_workers.start(env={**FAST_RETRIES, "MDM_WEBHOOK_MAX_ATTEMPTS": "2"})
     make_golden(customer_type, source_record(customer_type, erp, "E1", name="Acme"))
-    wait_for(lambda: statuses() == ["dead"], what="the delivery to die", workers=celery_worker_process)
+    wait_for(lambda: statuses() == ["dead"], what="the delivery to die", workers=celery_workers)
     assert len(receiver.requests) == 2 and not receiver.processed
     receiver.respond = lambda body, attempt: 200  # the subscriber is fixed
     response = api_client.post(f"/api/v1/subscriptions/{subscription.pk}/replay", {}, format="json",
                                HTTP_AUTHORIZATION=f"Bearer {api_token('admin')}")
     assert response.json() == {"requeued": 1, "superseded": 0}
-    wait_for(lambda: statuses() == ["delivered"], what="the replayed delivery", workers=celery_worker_process)
+    wait_for(lambda: statuses() == ["delivered"], what="the replayed delivery", workers=celery_workers)
     assert len(receiver.processed) == 1
 
 
 def test_versions_of_a_record_arrive_in_order_under_concurrent_changes(
-        celery_worker_process, receiver, subscription, customer_type, erp):
+        celery_workers, receiver, subscription, customer_type, erp):
     # Some first attempts fail, so a newer version is ready while an older one waits for its retry.
     receiver.respond = lambda body, attempt: 503 if attempt == 1 and body["event"]["version"] % 3 == 2 else 200
     records = [source_record(customer_type, erp, f"E{i}", name=f"Company {i}") for i in range(3)]
     goldens = [make_golden(customer_type, r) for r in records]
-    celery_worker_process.start(env=FAST_RETRIES)
-    celery_worker_process.start(env=FAST_RETRIES)  # two workers claim in parallel
+    celery_workers.start(env=FAST_RETRIES)
+    celery_workers.start(env=FAST_RETRIES)  # two workers claim in parallel
 
     def writer(n: int):
         try:
@@ -164,7 +163,7 @@ def test_versions_of_a_record_arrive_in_order_under_concurrent_changes(
     expected = {g.golden_id: g.version for g in type(goldens[0]).objects.all()}
     assert sum(expected.values()) == 3 + 16
     wait_for(lambda: len(receiver.processed) == 19, timeout=60, what="all 19 versions",
-             workers=celery_worker_process)
+             workers=celery_workers)
     arrivals = defaultdict(list)
     for r in receiver.requests:
         arrivals[r["golden_id"]].append(r["version"])
@@ -174,18 +173,18 @@ def test_versions_of_a_record_arrive_in_order_under_concurrent_changes(
     assert any(r["status"] == 503 for r in receiver.requests)
 
 
-def test_a_worker_killed_mid_delivery_loses_nothing(celery_worker_process, receiver, subscription, customer_type, erp):
+def test_a_worker_killed_mid_delivery_loses_nothing(celery_workers, receiver, subscription, customer_type, erp):
     receiver.hold_first = threading.Event()
-    first = celery_worker_process.start()
+    first = celery_workers.start()
     for i in range(5):
         make_golden(customer_type, source_record(customer_type, erp, f"E{i}", name=f"Company {i}"))
-    wait_for(receiver.holding.is_set, what="the receiver to hold the first request", workers=celery_worker_process)
-    celery_worker_process.kill(first)  # kill -9 while the request is in flight
+    wait_for(receiver.holding.is_set, what="the receiver to hold the first request", workers=celery_workers)
+    celery_workers.kill(first)  # kill -9 while the request is in flight
     receiver.hold_first.set()  # the subscriber processed it, but the hub never heard back
     assert Delivery.objects.filter(status="sending").count() == 1
-    celery_worker_process.start(beat=True, env={"MDM_WEBHOOK_LEASE": "2", "MDM_SWEEP_INTERVAL": "1"})
+    celery_workers.start(beat=True, env={"MDM_WEBHOOK_LEASE": "2", "MDM_SWEEP_INTERVAL": "1"})
     wait_for(lambda: statuses() == ["delivered"] * 5, timeout=60, what="every delivery after the crash",
-             workers=celery_worker_process)
+             workers=celery_workers)
     assert len(receiver.processed) == 5  # each event processed once
     resent = [msg_id for msg_id, n in receiver.attempts.items() if n > 1]
     assert len(resent) == 1  # the one in flight was sent again (at least once), and deduplicated
