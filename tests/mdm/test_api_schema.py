@@ -68,7 +68,7 @@ def test_the_fuzzer_finds_no_server_error(live_server, admin_client, api_token, 
              "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error", "--max-examples", "6",
              "--phases", "examples,fuzzing", "--workers", "1", "--generation-database", "none", "--no-color",
              "--seed", "6", "--request-timeout", "20", *exclude],
-            capture_output=True, text=True, timeout=600,
+            capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its cache stays out of the repo
         )
     finally:
         celery_app.conf.task_always_eager = True
