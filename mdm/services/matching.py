@@ -152,6 +152,7 @@ class MatchStats:
     stages: dict = field(default_factory=dict)
     engine: dict = field(default_factory=dict)
     model_version: int | None = None
+    result: Any = None  # the engine's BatchResult of a batch run (benchmarks compare clusterings)
 
     def summary(self) -> str:
         parts = [f"{self.records} records", f"{self.goldens_created} golden records created"]
@@ -167,13 +168,20 @@ class MatchStats:
 
 # --- batch ------------------------------------------------------------------------------
 
-def load_engine_records(entity: EntityType, *, chunk: int = 5000) -> tuple[list[tuple], dict[int, int]]:
-    """All active records as engine tuples, and their current golden pk (streamed from the DB)."""
+def load_engine_records(entity: EntityType, engine: MatchEngine, *, chunk: int = 5000) -> tuple[list[tuple], dict[int, int]]:
+    """All active records as engine tuples, and their current golden pk (streamed from the DB).
+
+    Only the attributes the settings read are kept: a million records with
+    every attribute would not fit the memory budget.
+    """
+    wanted = {name for _, name in engine.settings.referenced_attributes()}
     records, existing = [], {}
     qs = (SourceRecord.objects.filter(entity_type=entity, deleted=False)
           .values_list("id", "source_system__code", "attributes", "golden_id").order_by("id"))
+    sources: dict[str, str] = {}
     for rid, source, attributes, golden_pk in qs.iterator(chunk_size=chunk):
-        records.append((rid, source, attributes))
+        source = sources.setdefault(source, source)  # one string object per source code
+        records.append((rid, source, {k: v for k, v in attributes.items() if k in wanted}))
         if golden_pk is not None:
             existing[rid] = golden_pk
     return records, existing
@@ -190,20 +198,21 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
         return resolve_price_records(entity, None)
     stats = MatchStats()
     step = progress or (lambda stage: None)
+    model = None if retrain else active_model(entity)
+    engine = MatchEngine(match_settings(entity), model=model.parameters if model else None)
     t0 = time.perf_counter()
     step("load")
-    records, existing = load_engine_records(entity)
+    records, existing = load_engine_records(entity, engine)
     stats.records = len(records)
     stats.stages["load"] = time.perf_counter() - t0
     if not records:
         return stats
-    model = None if retrain else active_model(entity)
-    engine = MatchEngine(match_settings(entity), model=model.parameters if model else None)
     constraints = steward_constraints(entity)
     step("block, train, score, cluster")
     result = engine.run(records, existing=existing, constraints=constraints, train=True if model is None else None,
                         truth_pairs=truth_pairs)
     stats.engine = result.stats
+    stats.result = result
     for stage in ("block", "train", "score", "cluster"):
         if stage in result.stats:
             stats.stages[stage] = result.stats[stage]["seconds"]
