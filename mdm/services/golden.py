@@ -9,6 +9,7 @@ in it, so history and events cannot be forgotten by one path.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,11 +22,15 @@ from django.utils import timezone
 from mdm.models import (
     ChangeEvent, EntityType, GoldenRecord, GoldenRecordVersion, Override, SourceRecord, StewardTask,
 )
+from mdm.db import JsonText, bulk_insert, update_rows
 from mdm.representation import golden_payload
 from mdm.survivorship import Contribution, GoldenResult, Override as RuleOverride, compile_rules, compute_golden
 
 log = logging.getLogger(__name__)
 CHUNK = 500
+VERSION_FIELDS = ["golden", "version", "status", "merged_into_golden_id", "values", "lineage", "members", "reason",
+                  "actor", "note", "created_at"]
+EVENT_FIELDS = ["entity_type", "golden", "golden_id_text", "golden_version", "event_type", "payload", "created_at"]
 
 _rules_cache: dict[tuple[int, int], dict] = {}
 
@@ -57,11 +62,14 @@ def create_goldens(entity: EntityType, count: int) -> list[GoldenRecord]:
     """New, empty golden records (version 0) ready to receive members, then ``recompute``."""
     if count <= 0:
         return []
+    now = timezone.now()
     goldens = [
-        GoldenRecord(entity_type=entity, golden_id=format_golden_id(entity, n), version=0)
+        GoldenRecord(entity_type=entity, golden_id=format_golden_id(entity, n), version=0, created_at=now,
+                     updated_at=now)
         for n in allocate_numbers(entity, count)
     ]
-    GoldenRecord.objects.bulk_create(goldens, batch_size=1000)
+    bulk_insert(goldens, ["entity_type", "golden_id", "status", "display_name", "values", "lineage", "version",
+                          "created_at", "updated_at"])
     return goldens
 
 
@@ -159,7 +167,7 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
     # Lock in id order so two recomputes touching the same goldens cannot deadlock.
     goldens = list(GoldenRecord.objects.select_for_update().filter(pk__in=pks).order_by("pk"))
     for golden in goldens:
-        golden.entity_type = entity  # the payloads need it; one object instead of a query per record
+        golden.entity_type = entity  # the payload names it; avoid a query per golden
     computed = compute(entity, pks)
     member_ids = {pk: ids for pk, (_, ids) in computed.items()}
     xref = {
@@ -214,17 +222,22 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
         )
         events.append(ChangeEvent(
             entity_type=entity, golden=golden, golden_id_text=golden.golden_id, golden_version=golden.version,
-            event_type=event_type,
+            event_type=event_type, created_at=now,
             payload=golden_payload(golden, [xref[i] for i in members], merged_into=merged_into or None),
         ))
     if changed:
-        GoldenRecord.objects.bulk_update(changed, ["version", "values", "lineage", "status", "display_name",
-                                                   "updated_at"], batch_size=500)
-        GoldenRecordVersion.objects.bulk_create(versions, batch_size=500)
-        created_events = ChangeEvent.objects.bulk_create(events, batch_size=500)
+        for g, v in zip(changed, versions):
+            # Serialise values and lineage once for both the golden row and its version row.
+            v.values = g._values_json = JsonText(json.dumps(g.values, ensure_ascii=False))
+            v.lineage = g._lineage_json = JsonText(json.dumps(g.lineage, ensure_ascii=False))
+        update_rows(GoldenRecord, ["version", "values", "lineage", "status", "display_name", "updated_at"],
+                    [(g.pk, g.version, g._values_json, g._lineage_json, g.status, g.display_name, g.updated_at)
+                     for g in changed])
+        bulk_insert(versions, VERSION_FIELDS)
+        bulk_insert(events, EVENT_FIELDS)
         from mdm.services.outbox import events_written
 
-        events_written(created_events)
+        events_written(events)
     result.changed.extend(changed)
     opened, closed = sync_conflict_tasks(entity, all_conflicts)
     result.conflicts_opened += opened

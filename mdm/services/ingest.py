@@ -42,6 +42,7 @@ RECORD_FIELDS = ["entity_type", "source_system", "source_id", "version", "raw", 
                  "golden"]
 VERSION_FIELDS = ["record", "version", "raw", "attributes", "issues", "content_hash", "received_at",
                   "source_updated_at", "deleted", "batch"]
+REJECT_FIELDS = ["batch", "entity_type", "source_system", "position", "source_id", "raw", "reasons", "created_at"]
 API_DELETE_MARKER = "_deleted"
 TRUTHY = {"1", "true", "t", "yes", "y", "x", "deleted", "d", "del"}
 
@@ -331,7 +332,7 @@ class _ChunkWriter:
             rejects.append(RejectedRecord(
                 batch=self.batch, entity_type=self.entity, source_system=self.source,
                 position=row.position, source_id=item["source_id"][:MAX_ID_LENGTH],
-                raw=row.raw_text.replace("\x00", "\\u0000"), reasons=reasons,
+                raw=row.raw_text.replace("\x00", "\\u0000"), reasons=reasons, created_at=now,
             ))
             outcomes.append(Outcome(row.position, item["source_id"], "rejected", reasons=reasons))
             counts["rejected"] += 1
@@ -432,7 +433,8 @@ class _ChunkWriter:
                     for record, item in versions
                 ], VERSION_FIELDS)
             if rejects:
-                RejectedRecord.objects.bulk_create(rejects, batch_size=1000)
+                bulk_insert(rejects, REJECT_FIELDS)
+                _open_reject_tasks(self.batch, rejects)
             self.batch.rows_total += len(rows)
             for key, value in counts.items():
                 setattr(self.batch, f"{key}_count", getattr(self.batch, f"{key}_count") + value)
@@ -444,6 +446,26 @@ class _ChunkWriter:
                 entity_id = self.entity.id
                 transaction.on_commit(lambda: _enqueue_match(entity_id, ids_to_match))
         return outcomes, rejects
+
+
+def _open_reject_tasks(batch: IngestBatch, rejects: list[RejectedRecord]) -> None:
+    """A rejected row is work for a steward (fix at the source, or dismiss), except a
+    stale one: the hub already holds a newer version, nothing is wrong."""
+    from mdm.models import StewardTask
+
+    where = "index" if batch.channel == IngestBatch.Channel.API else "line"
+    tasks = [
+        StewardTask(
+            kind=StewardTask.Kind.REJECTED_RECORD, entity_type_id=batch.entity_type_id,
+            source_system_id=batch.source_system_id, rejected_id=reject.pk, dedupe_key=f"reject:{reject.pk}",
+            title=f"{batch.source_system.code} {reject.source_id or f'{where} {reject.position}'}: "
+                  f"{reject.reason_text}"[:300],
+            priority=10.0, details={"batch": batch.pk, "position": reject.position, "reasons": reject.reasons},
+        )
+        for reject in rejects if not all(r.get("code") == "stale" for r in reject.reasons)
+    ]
+    if tasks:
+        StewardTask.objects.bulk_create(tasks, batch_size=1000)
 
 
 def _enqueue_match(entity_type_id: int, record_ids: list[int]) -> None:

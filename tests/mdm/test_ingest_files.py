@@ -235,3 +235,17 @@ def test_new_and_changed_records_are_queued_for_matching_after_commit(customer_t
     with django_capture_on_commit_callbacks(execute=True):
         ingest(customers_csv)
     assert queued == []  # unchanged records are not matched again
+
+
+def test_each_rejected_row_becomes_a_steward_task_except_stale_ones(customer_type, erp, customers_csv, tmp_path):
+    from mdm.models import StewardTask
+
+    ingest(customers_csv)
+    bad = write(tmp_path / "bad.csv", HEADER + ",No Id Corp,,,,,,,\n"
+                + ROWS[0].replace("San Francisco", "Fresno").replace("2024-01-02", "2023-12-01"))
+    with pytest.raises(SystemExit):
+        ingest(bad)
+    task = StewardTask.objects.get(kind="rejected_record")
+    assert task.status == "open" and task.rejected.reasons[0]["code"] == "missing_id"
+    assert task.title == "erp line 2: no source ID in field 'CustomerNo'"
+    assert RejectedRecord.objects.count() == 2  # the stale row is kept too, without a task
