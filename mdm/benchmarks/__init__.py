@@ -1,0 +1,1 @@
+"""Benchmarks run by ``python manage.py benchmark <name>``; each prints its figures."""
