@@ -398,10 +398,9 @@ def run_recompute_job(job_id: int) -> RuleChangeJob | None:
                     log.info("rule change job %s stopped: %s", job.pk, current.status)
                     return current
                 entity.refresh_from_db(fields=["config", "config_yaml", "version"])
-                before = dict(GoldenRecord.objects.filter(pk__in=pks).values_list("pk", "values"))
                 result = golden_service.recompute(entity, pks, reason=GoldenRecordVersion.Reason.RULE_CHANGE,
                                                   actor=job.created_by or "system", note=note)
-                changed = sum(1 for g in result.changed if g.values != before.get(g.pk))
+                changed = len(result.values_changed)
                 RuleChangeJob.objects.filter(pk=job.pk).update(
                     processed=F("processed") + len(pks), changed=F("changed") + changed,
                     versions_written=F("versions_written") + len(result.changed), last_pk=pks[-1],
