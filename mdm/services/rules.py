@@ -131,6 +131,11 @@ def draft_section(draft: EntityConfigVersion) -> dict:
     return draft.config.get("survivorship") or {}
 
 
+def validate_rules(entity: EntityType, survivorship: dict | str) -> dict:
+    """The parsed survivorship section, or ``RuleDraftInvalid`` listing every problem (forms call this)."""
+    return _parse_section(entity, survivorship)[0]
+
+
 def _parse_section(entity: EntityType, survivorship: dict | str) -> tuple[dict, str]:
     """(section, its YAML text) from a mapping or text; validated against the entity's attributes."""
     from mdm.services.entity_config import EntityConfigInvalid, _nearest_line, parse_yaml, validate_entity_config
