@@ -35,7 +35,7 @@ def add_arguments(parser):
 
 
 def run(command, goldens: int = 100_000, seed: int = 7, examples: int = 10, **options):
-    from mdm.models import EntityType, GoldenRecord, RuleChangeJob
+    from mdm.models import GoldenRecord, RuleChangeJob
     from mdm.services import rules
 
     out = command.stdout.write

@@ -22,10 +22,17 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from mdm.models import (
-    ChangeEvent, EntityType, GoldenRecord, GoldenRecordVersion, Override, SourceRecord, StewardTask,
+    ChangeEvent,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    Override,
+    SourceRecord,
+    StewardTask,
 )
 from mdm.representation import golden_payload
-from mdm.survivorship import Contribution, GoldenResult, Override as RuleOverride, compile_rules, compute_golden
+from mdm.survivorship import Contribution, GoldenResult, compile_rules, compute_golden
+from mdm.survivorship import Override as RuleOverride
 
 log = logging.getLogger(__name__)
 CHUNK = 500

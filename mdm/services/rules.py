@@ -36,10 +36,19 @@ from django.db.models import F
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
-from mdm.models import EntityConfigVersion, EntityType, GoldenRecord, GoldenRecordVersion, Override, RuleChangeJob, SourceRecord
-from mdm.models import SourceSystem
+from mdm.models import (
+    EntityConfigVersion,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    Override,
+    RuleChangeJob,
+    SourceRecord,
+    SourceSystem,
+)
 from mdm.roles import is_admin
-from mdm.survivorship import Contribution, Override as RuleOverride, compile_rules, compute_golden
+from mdm.survivorship import Contribution, compile_rules, compute_golden
+from mdm.survivorship import Override as RuleOverride
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +147,12 @@ def validate_rules(entity: EntityType, survivorship: dict | str) -> dict:
 
 def _parse_section(entity: EntityType, survivorship: dict | str) -> tuple[dict, str]:
     """(section, its YAML text) from a mapping or text; validated against the entity's attributes."""
-    from mdm.services.entity_config import EntityConfigInvalid, _nearest_line, parse_yaml, validate_entity_config
+    from mdm.services.entity_config import (
+        EntityConfigInvalid,
+        _nearest_line,
+        parse_yaml,
+        validate_entity_config,
+    )
 
     lines: dict[str, int] = {}
     wrapped = False

@@ -5,9 +5,16 @@ import time
 
 import pytest
 from django.core.exceptions import PermissionDenied
-
 from golden_helpers import admin, golden_of, ingest, steward
-from mdm.models import ChangeEvent, EntityConfigVersion, EntityType, GoldenRecord, GoldenRecordVersion, RuleChangeJob
+
+from mdm.models import (
+    ChangeEvent,
+    EntityConfigVersion,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    RuleChangeJob,
+)
 from mdm.services import rules
 from mdm.services.entity_config import save_entity_config
 from mdm.services.rules import RuleDraftError, RuleDraftInvalid
