@@ -200,6 +200,22 @@ def test_a_newer_activation_supersedes_a_job_still_running(customer_type, custom
     assert rules.run_recompute_job(second.pk) is None  # nor a finished one twice
 
 
+def test_a_job_runs_in_slices_and_completes_when_the_last_one_is_done(customer_type, customers):
+    from mdm.models import RuleChangeSlice
+
+    job = rules.activate_rule_draft(rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin()), admin())
+    slice_ids = rules.plan_job(job.pk, slices=3)
+    assert [s.last_pk - s.first_pk >= 0 for s in RuleChangeSlice.objects.filter(job=job)] == [True] * 3
+    rules.run_slice(slice_ids[0])
+    rules.run_slice(slice_ids[1])
+    job.refresh_from_db()
+    assert job.status == "running" and 0 < job.processed < 4
+    assert rules.run_slice(slice_ids[0]) is None  # a finished slice is not run twice
+    rules.run_slice(slice_ids[2])
+    job.refresh_from_db()
+    assert job.status == "completed" and job.processed == 4 and job.changed == 3
+
+
 def test_changing_a_loaded_config_recomputes_the_golden_records_too(customer_type, customers,
                                                                    django_capture_on_commit_callbacks):
     text = customer_type.config_yaml.replace("name: [{rule: source_priority, sources: [erp, crm, ecom]}",

@@ -9,7 +9,7 @@ from golden_helpers import golden_of, ingest, members, steward
 
 from mdm.models import ChangeEvent, GoldenRecord, GoldenRecordVersion, Override, StewardTask
 from mdm.services import stewardship as s
-from mdm.services.stewardship import StewardActionError, TaskAlreadyHandled
+from mdm.services.stewardship import TaskAlreadyHandled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
