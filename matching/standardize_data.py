@@ -475,6 +475,10 @@ _UOM_GROUPS = {
     "GAL": ("gal", "gals", "gallon", "gallons"),
     "SET": ("set", "sets", "st"),
     "KIT": ("kit", "kits", "kt"),
+    "SP": ("sp", "spool", "spools", "spl"),
+    "BD": ("bd", "bundle", "bundles", "bdl", "bndl"),
+    "TB": ("tb", "tube", "tubes"),
+    "DR": ("dr", "drum", "drums"),
 }
 UOM_SYNONYMS = {syn: code for code, syns in _UOM_GROUPS.items() for syn in syns}
 UOM_CODES = frozenset(_UOM_GROUPS)

@@ -1,0 +1,144 @@
+"""Bulk writes fast enough for million-row loads.
+
+On PostgreSQL rows go in through COPY (psycopg formats them in C); Django's
+``bulk_create`` spends most of its time adapting parameters in Python for
+wide rows with JSON. Elsewhere (SQLite for a first run) it falls back to
+``bulk_create``. Primary keys are drawn from the table's sequence first, so
+callers get ids back as with ``bulk_create``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from django.db import connection, models, transaction
+
+# Below this many rows the plain ORM statement is cheaper than COPY's extra round trips.
+SMALL = 50
+
+
+class JsonText(str):
+    """A value already serialised to JSON: written as is, not dumped again.
+
+    Lets one ``json.dumps`` serve a golden record row and its version row.
+    """
+
+
+def _dump(value):
+    if value is None:
+        return None
+    if isinstance(value, JsonText):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _column_values(model: type[models.Model], field_names: Sequence[str]):
+    fields = [model._meta.get_field(name) for name in field_names]
+    columns = [f.column for f in fields]
+    converters = []
+    for field in fields:
+        if isinstance(field, models.JSONField):
+            converters.append(_dump)
+        else:
+            converters.append(None)
+    attnames = [f.attname for f in fields]
+    return columns, attnames, converters
+
+
+def bulk_insert(objs: Sequence[models.Model], field_names: Sequence[str]) -> None:
+    """Insert ``objs`` (all of one model, without pk) and set their ``pk``."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql" or len(objs) < SMALL:
+        for obj in objs:
+            for field in model._meta.concrete_fields:
+                if isinstance(field, models.JSONField) and isinstance(getattr(obj, field.attname), JsonText):
+                    setattr(obj, field.attname, json.loads(getattr(obj, field.attname)))
+        model.objects.bulk_create(objs, batch_size=1000)
+        return
+    table = model._meta.db_table
+    pk_column = model._meta.pk.column
+    columns, attnames, converters = _column_values(model, field_names)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, pk_column, len(objs)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        quoted = ", ".join(connection.ops.quote_name(c) for c in [pk_column, *columns])
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
+            for obj, pk in zip(objs, ids):
+                row = [pk]
+                for attname, convert in zip(attnames, converters):
+                    value = getattr(obj, attname)
+                    row.append(convert(value) if convert else value)
+                copy.write_row(row)
+    for obj, pk in zip(objs, ids):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """Insert plain tuples (no model instances, no ids back): blocking keys, decisions."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql" or len(rows) < SMALL:
+        objs = [model(**dict(zip(_attnames(model, field_names), row))) for row in rows]
+        model.objects.bulk_create(objs, batch_size=2000)
+        return
+    columns, _, converters = _column_values(model, field_names)
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN") as copy:
+            if any(converters):
+                for row in rows:
+                    copy.write_row([c(v) if c else v for c, v in zip(converters, row)])
+            else:
+                for row in rows:
+                    copy.write_row(row)
+
+
+def _attnames(model, field_names):
+    return [model._meta.get_field(name).attname for name in field_names]
+
+
+def update_rows(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence]) -> int:
+    """Set ``field_names`` of many rows: each row is ``(pk, value, …)``.
+
+    PostgreSQL: COPY into a temporary table, one ``UPDATE … FROM``. Elsewhere:
+    Django's ``bulk_update``.
+    """
+    if not rows:
+        return 0
+    attnames = _attnames(model, field_names)
+    if connection.vendor != "postgresql" or len(rows) < SMALL:
+        objs = []
+        for row in rows:
+            obj = model(pk=row[0])
+            for attname, value in zip(attnames, row[1:]):
+                setattr(obj, attname, json.loads(value) if isinstance(value, JsonText) else value)
+            objs.append(obj)
+        return model.objects.bulk_update(objs, list(field_names), batch_size=500)
+    fields = [model._meta.get_field(name) for name in field_names]
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = model._meta.pk
+    tmp = connection.ops.quote_name(f"tmp_update_{model._meta.db_table}")
+    columns = [connection.ops.quote_name(f.column) for f in fields]
+    types = [f.db_type(connection) for f in fields]
+    converters = [_dump if isinstance(f, models.JSONField) else None for f in fields]
+    with transaction.atomic(), connection.cursor() as cursor:
+        column_defs = ", ".join(f"{c} {t}" for c, t in zip(columns, types))
+        cursor.execute(f"CREATE TEMPORARY TABLE {tmp} (pk {pk.db_type(connection)}, {column_defs})")
+        with cursor.cursor.copy(f"COPY {tmp} (pk, {', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[0], *[c(v) if c else v for c, v in zip(converters, row[1:])]])
+        assignments = ", ".join(f"{c} = {tmp}.{c}" for c in columns)
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM {tmp} WHERE {table}.{connection.ops.quote_name(pk.column)} = {tmp}.pk"
+        )
+        updated = cursor.rowcount
+        cursor.execute(f"DROP TABLE {tmp}")
+    return updated
