@@ -29,6 +29,7 @@ env = environ.Env(
     MDM_WEBHOOK_ETA_MAX=(float, 300.0),
     MDM_SWEEP_INTERVAL=(float, 15.0),
     LOG_LEVEL=(str, "INFO"),
+    MDM_RECOMPUTE_SLICES=(int, 2),
 )
 env_file = BASE_DIR / ".env"
 if env_file.exists():
@@ -229,6 +230,9 @@ MDM_ENTITY_CONFIG_DIR = BASE_DIR / "mdm" / "config" / "entities"
 MDM_WEBHOOK_CONNECT_TIMEOUT = env("MDM_WEBHOOK_CONNECT_TIMEOUT")
 MDM_WEBHOOK_READ_TIMEOUT = env("MDM_WEBHOOK_READ_TIMEOUT")
 MDM_WEBHOOK_MAX_ATTEMPTS = env("MDM_WEBHOOK_MAX_ATTEMPTS")
+# A rule change recomputes golden records in this many parallel slices (one
+# per worker process is the useful maximum).
+MDM_RECOMPUTE_SLICES = env("MDM_RECOMPUTE_SLICES")
 # Retry n waits about base * factor**(n-1) seconds (capped, ±20 % jitter):
 # 10 s, 40 s, 2m40, 10m40, 43 m, 2h50, 6 h with the defaults, ~10 h in all.
 MDM_WEBHOOK_BACKOFF_BASE = env("MDM_WEBHOOK_BACKOFF_BASE")

@@ -9,25 +9,34 @@ in it, so history and events cannot be forgotten by one path.
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from mdm.models import (
-    ChangeEvent, EntityType, GoldenRecord, GoldenRecordVersion, Override, SourceRecord, StewardTask,
-)
 from mdm.db import JsonText, bulk_insert, update_rows
+from mdm.models import (
+    ChangeEvent,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    Override,
+    SourceRecord,
+    StewardTask,
+)
 from mdm.representation import golden_payload
-from mdm.survivorship import Contribution, GoldenResult, Override as RuleOverride, compile_rules, compute_golden
+from mdm.survivorship import Contribution, GoldenResult, compile_rules, compute_golden
+from mdm.survivorship import Override as RuleOverride
 
 log = logging.getLogger(__name__)
-CHUNK = 500
+CHUNK = 1000
 VERSION_FIELDS = ["golden", "version", "status", "merged_into_golden_id", "values", "lineage", "members", "reason",
                   "actor", "note", "created_at"]
 EVENT_FIELDS = ["entity_type", "golden", "golden_id_text", "golden_version", "event_type", "payload", "created_at"]
@@ -69,7 +78,7 @@ def create_goldens(entity: EntityType, count: int) -> list[GoldenRecord]:
         for n in allocate_numbers(entity, count)
     ]
     bulk_insert(goldens, ["entity_type", "golden_id", "status", "display_name", "values", "lineage", "version",
-                          "created_at", "updated_at"])
+                          "fingerprint", "created_at", "updated_at"])
     return goldens
 
 
@@ -99,6 +108,9 @@ def display_name(entity: EntityType, values: dict) -> str:
 @dataclass
 class RecomputeResult:
     changed: list[GoldenRecord] = field(default_factory=list)
+    # Pks of the changed golden records whose *values* changed (not only
+    # lineage, status or members): what a rule-change preview counts.
+    values_changed: list[int] = field(default_factory=list)
     unchanged: int = 0
     conflicts_opened: int = 0
     conflicts_closed: int = 0
@@ -106,14 +118,27 @@ class RecomputeResult:
 
 def contributions_for(golden_pks: Sequence[int]) -> dict[int, list[Contribution]]:
     members: dict[int, list[Contribution]] = defaultdict(list)
+    # The attributes arrive as JSON text and are parsed with orjson: reading
+    # the members is most of a recompute's database time.
     rows = (
         SourceRecord.objects.filter(golden_id__in=golden_pks, deleted=False)
-        .values_list("golden_id", "id", "source_system__code", "source_id", "attributes", "issues",
+        .annotate(attributes_text=Cast("attributes", TextField()), issues_text=Cast("issues", TextField()))
+        .values_list("golden_id", "id", "source_system_id", "source_id", "attributes_text", "issues_text",
                      "source_updated_at", "received_at")
     )
+    loads = orjson.loads
+    codes = _source_codes()
     for golden_pk, rid, source, source_id, attributes, issues, updated, received in rows:
-        members[golden_pk].append(Contribution(rid, source, source_id, attributes, issues or (), updated, received))
+        members[golden_pk].append(Contribution(rid, codes[source], source_id, loads(attributes),
+                                               loads(issues) if issues and issues != "[]" else (), updated,
+                                               received))
     return members
+
+
+def _source_codes() -> dict[int, str]:
+    from mdm.models import SourceSystem
+
+    return dict(SourceSystem.objects.values_list("pk", "code"))
 
 
 def overrides_for(golden_pks: Sequence[int]) -> dict[int, dict[str, RuleOverride]]:
@@ -123,10 +148,23 @@ def overrides_for(golden_pks: Sequence[int]) -> dict[int, dict[str, RuleOverride
     return result
 
 
-def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | None = None) -> dict[int, tuple[GoldenResult, list[int]]]:
-    """Compute (without saving) each golden record's result and member ids; used by recompute and previews."""
-    rules = rules_for(entity, config)
-    tolerance = float(((config or entity.config).get("survivorship") or {}).get("price_tolerance") or 0)
+def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | None = None,
+            rules: dict | None = None) -> dict[int, tuple[GoldenResult, list[int]]]:
+    """Compute (without saving) each golden record's result and member ids; used by recompute and previews.
+
+    ``config`` computes with another config than the active one (a rule
+    draft's preview); ``rules`` passes its compiled rules so a preview over
+    many chunks compiles them once.
+    """
+    return _compute(entity, golden_pks, config=config, rules=rules)[0]
+
+
+def _compute(entity, golden_pks, *, config=None, rules=None):
+    """``compute`` plus the cross-reference of the members read on the way: {record id: (source, source ID)}."""
+    config = config or entity.config
+    if rules is None:
+        rules = rules_for(entity, config if config is not entity.config else None)
+    tolerance = float((config.get("survivorship") or {}).get("price_tolerance") or 0)
     members = contributions_for(golden_pks)
     overrides = overrides_for(golden_pks)
     out = {}
@@ -134,7 +172,15 @@ def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | Non
         contributions = members.get(pk, [])
         result = compute_golden(rules, contributions, overrides.get(pk), price_tolerance=tolerance)
         out[pk] = (result, sorted(c.record_id for c in contributions))
-    return out
+    if config.get("prices") is not None:
+        # Golden prices also carry what their references resolve to (golden
+        # customer and product, price per base unit): derived values, added
+        # here so every path (recompute, preview) sees the same record.
+        from mdm.services.prices import enrich_price_results
+
+        enrich_price_results(entity, config, out)
+    xref = {c.record_id: (c.source, c.source_id) for contributions in members.values() for c in contributions}
+    return out, xref
 
 
 def recompute(
@@ -162,32 +208,54 @@ def recompute(
     return result
 
 
+def _json(value) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a value orjson does not know (never expected): the standard library's view of it
+        import json
+
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()
+
+
+def fingerprint(values_json: bytes, lineage_json: bytes, status: str, members: list[int]) -> str:
+    """Digest of a golden record's state: values, then lineage + status + members."""
+    first = hashlib.blake2b(values_json, digest_size=16).hexdigest()
+    rest = hashlib.blake2b(lineage_json, digest_size=16)
+    rest.update(f"|{status}|{','.join(map(str, members))}".encode())
+    return f"{first}:{rest.hexdigest()}"
+
+
+def _serialised(version: GoldenRecordVersion, memo: dict) -> GoldenRecordVersion:
+    version.values, version.lineage = memo[id(version.values)], memo[id(version.lineage)]
+    return version
+
+
+def _payload_text(payload) -> JsonText:
+    try:
+        return JsonText(orjson.dumps(payload).decode())
+    except TypeError:
+        import json
+
+        return JsonText(json.dumps(payload, ensure_ascii=False))
+
+
 def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_version, result: RecomputeResult) -> None:
     now = timezone.now()
-    # Lock in id order so two recomputes touching the same goldens cannot deadlock.
-    goldens = list(GoldenRecord.objects.select_for_update().filter(pk__in=pks).order_by("pk"))
-    for golden in goldens:
-        golden.entity_type = entity  # the payload names it; avoid a query per golden
-    computed = compute(entity, pks)
-    member_ids = {pk: ids for pk, (_, ids) in computed.items()}
-    xref = {
-        rid: (source, source_id)
-        for rid, source, source_id in SourceRecord.objects.filter(
-            id__in=[i for ids in member_ids.values() for i in ids]
-        ).values_list("id", "source_system__code", "source_id")
-    }
-    # The members each golden had at its current version, in one query.
-    last_members = dict(
-        GoldenRecordVersion.objects.filter(golden_id__in=pks, version=F("golden__version"))
-        .values_list("golden_id", "members")
-    )
+    # Lock in id order so two recomputes touching the same goldens cannot
+    # deadlock. The stored values and lineage are not read back: the
+    # fingerprint tells whether anything changed.
+    goldens = list(GoldenRecord.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+                   .defer("values", "lineage"))
+    computed, xref = _compute(entity, pks)
     retired_targets = dict(
         GoldenRecord.objects.filter(pk__in=[g.merged_into_id for g in goldens if g.merged_into_id])
         .values_list("pk", "golden_id")
     )
+    memo: dict[int, JsonText] = {}
     versions, events, changed = [], [], []
     all_conflicts: dict[int, list] = {}
     for golden in goldens:
+        golden.entity_type = entity  # the payload names it; no query per record
         gr, members = computed[golden.pk]
         if golden.status == GoldenRecord.Status.RETIRED:
             status = GoldenRecord.Status.RETIRED
@@ -196,17 +264,22 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
             status = GoldenRecord.Status.ACTIVE if members else GoldenRecord.Status.EMPTY
             values, lineage = gr.values, gr.lineage
             all_conflicts[golden.pk] = gr.conflicts
-        previous_members = last_members.get(golden.pk)
-        same = (golden.version > 0 and golden.values == values and golden.lineage == lineage
-                and golden.status == status and previous_members == members)
+        values_json, lineage_json = _json(values), _json(lineage)
+        state = fingerprint(values_json, lineage_json, status, members)
+        same = golden.version > 0 and golden.fingerprint == state
         if same and not force_version and golden.pk not in event_types:
             result.unchanged += 1
             continue
+        if golden.fingerprint.partition(":")[0] != state.partition(":")[0]:
+            result.values_changed.append(golden.pk)
+        # Written as serialised here, once, for the record, its version and its event.
+        memo[id(values)], memo[id(lineage)] = JsonText(values_json.decode()), JsonText(lineage_json.decode())
         created = golden.version == 0
         golden.version += 1
         golden.values = values
         golden.lineage = lineage
         golden.status = status
+        golden.fingerprint = state
         golden.display_name = display_name(entity, values)
         golden.updated_at = now
         changed.append(golden)
@@ -226,15 +299,19 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
             payload=golden_payload(golden, [xref[i] for i in members], merged_into=merged_into or None),
         ))
     if changed:
-        for g, v in zip(changed, versions):
-            # Serialise values and lineage once for both the golden row and its version row.
-            v.values = g._values_json = JsonText(json.dumps(g.values, ensure_ascii=False))
-            v.lineage = g._lineage_json = JsonText(json.dumps(g.lineage, ensure_ascii=False))
-        update_rows(GoldenRecord, ["version", "values", "lineage", "status", "display_name", "updated_at"],
-                    [(g.pk, g.version, g._values_json, g._lineage_json, g.status, g.display_name, g.updated_at)
-                     for g in changed])
-        bulk_insert(versions, VERSION_FIELDS)
+        # COPY-based writes on PostgreSQL (mdm.db), each JSON document
+        # serialised once for the record, its version and its event.
+        update_rows(GoldenRecord, ["version", "values", "lineage", "status", "fingerprint", "display_name",
+                                   "updated_at"],
+                    [(g.pk, g.version, memo[id(g.values)], memo[id(g.lineage)], g.status, g.fingerprint,
+                      g.display_name, g.updated_at) for g in changed])
+        bulk_insert([_serialised(v, memo) for v in versions], VERSION_FIELDS)
+        for event in events:
+            event.payload = _payload_text(event.payload)
         bulk_insert(events, EVENT_FIELDS)
+        for event in events:  # callers (the outbox) see the payload as data again
+            if isinstance(event.payload, str):
+                event.payload = orjson.loads(str(event.payload))  # orjson takes no str subclass
         from mdm.services.outbox import events_written
 
         events_written(events)
@@ -242,6 +319,12 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
     opened, closed = sync_conflict_tasks(entity, all_conflicts)
     result.conflicts_opened += opened
     result.conflicts_closed += closed
+    if changed:
+        # Derived tables (hierarchy links, price resolution) follow the
+        # golden records in the same transaction, whatever changed them.
+        from mdm.services.derived import golden_records_changed
+
+        golden_records_changed(entity, [g.pk for g in changed], reason=reason, actor=actor)
 
 
 def sync_conflict_tasks(entity: EntityType, conflicts: dict[int, list]) -> tuple[int, int]:
@@ -252,10 +335,16 @@ def sync_conflict_tasks(entity: EntityType, conflicts: dict[int, list]) -> tuple
     for golden_pk, items in conflicts.items():
         for conflict in items:
             wanted[f"conflict:{golden_pk}:{conflict.key}"] = (golden_pk, conflict)
+    # Price conflicts (mdm.services.prices) come through here too, with their own kind and details.
     open_tasks = StewardTask.objects.filter(
-        kind=StewardTask.Kind.ATTRIBUTE_CONFLICT, status=StewardTask.Status.OPEN, golden_id__in=list(conflicts)
+        kind__in=[StewardTask.Kind.ATTRIBUTE_CONFLICT, StewardTask.Kind.PRICE_CONFLICT],
+        status=StewardTask.Status.OPEN, golden_id__in=list(conflicts),
     ).values_list("id", "dedupe_key")
     existing = {key for _, key in open_tasks}
+    # A steward who dismissed this very disagreement (same attribute, same
+    # values: same key) has answered it; asking again on every recompute
+    # would bury the queue. A new value makes a new key and a new task.
+    existing |= steward_closed_keys(set(wanted) - existing)
     stale = [task_id for task_id, key in open_tasks if key not in wanted]
     closed = 0
     if stale:
@@ -269,14 +358,30 @@ def sync_conflict_tasks(entity: EntityType, conflicts: dict[int, list]) -> tuple
     for key, (golden_pk, conflict) in wanted.items():
         if key in existing:
             continue
+        name = golden_names.get(golden_pk, golden_pk)
+        kind = getattr(conflict, "task_kind", StewardTask.Kind.ATTRIBUTE_CONFLICT)
+        if kind == StewardTask.Kind.ATTRIBUTE_CONFLICT:
+            title = f"{name}: sources disagree on {conflict.attribute}"
+            details = {"attribute": conflict.attribute, "values": conflict.values}
+        else:
+            title, details = conflict.title(name), conflict.details
         new.append(StewardTask(
-            kind=StewardTask.Kind.ATTRIBUTE_CONFLICT, entity_type=entity, golden_id=golden_pk, dedupe_key=key,
-            title=f"{golden_names.get(golden_pk, golden_pk)}: sources disagree on {conflict.attribute}",
-            priority=conflict_priority(conflict), details={"attribute": conflict.attribute, "values": conflict.values},
+            kind=kind, entity_type=entity, golden_id=golden_pk, dedupe_key=key, title=title[:300],
+            priority=conflict_priority(conflict), details=details,
         ))
     if new:
         StewardTask.objects.bulk_create(new, ignore_conflicts=True)
     return len(new), closed
+
+
+def steward_closed_keys(keys: set[str]) -> set[str]:
+    """Dedupe keys of problems a steward already closed (resolved or dismissed)."""
+    if not keys:
+        return set()
+    return set(
+        StewardTask.objects.filter(dedupe_key__in=list(keys), resolved_by__isnull=False)
+        .exclude(status=StewardTask.Status.OPEN).values_list("dedupe_key", flat=True)
+    )
 
 
 def conflict_priority(conflict) -> float:
