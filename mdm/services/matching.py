@@ -155,6 +155,8 @@ class MatchStats:
     result: Any = None  # the engine's BatchResult of a batch run (benchmarks compare clusterings)
 
     def summary(self) -> str:
+        if "resolve prices" in self.stages:
+            return f"{self.records} price records grouped into {self.goldens_changed} golden prices (changed)"
         parts = [f"{self.records} records", f"{self.goldens_created} golden records created"]
         if self.goldens_retired:
             parts.append(f"{self.goldens_retired} retired (merged)")
@@ -193,9 +195,17 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
     if isinstance(entity, str):
         entity = EntityType.objects.get(code=entity)
     if entity.config.get("prices"):
+        # Prices are not fuzzy-matched: they are grouped by key through the
+        # customers' and products' golden records.
         from mdm.services.prices import resolve_price_records
 
-        return resolve_price_records(entity, None)
+        t0 = time.perf_counter()
+        stats = MatchStats(records=SourceRecord.objects.filter(entity_type=entity, deleted=False).count())
+        stats.goldens_changed = len(resolve_price_records(entity, None))
+        stats.stages["resolve prices"] = time.perf_counter() - t0
+        if report:
+            report(f"  {entity.code}: {stats.summary()}")
+        return stats
     stats = MatchStats()
     step = progress or (lambda stage: None)
     model = None if retrain else active_model(entity)
@@ -313,7 +323,6 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
     touched |= {g for g in untouched_new if g not in continued}
     recomputed = golden_service.recompute(entity, touched, reason="match", event_types=event_types)
     stats.goldens_changed = len(recomputed.changed)
-    _after_membership_change(entity, touched)
 
 
 def _pair_key(prefix: str, a: int, b: int) -> str:
@@ -369,17 +378,6 @@ def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, ful
         task.title = f"{names.get(task.golden_id)} ↔ {names.get(task.other_golden_id)}"
     StewardTask.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
     return new
-
-
-def _after_membership_change(entity: EntityType, golden_pks: Iterable[int]) -> None:
-    """Prices reference customers and products through golden IDs: re-resolve them."""
-    if entity.code not in ("customer", "product"):
-        return
-    try:
-        from mdm.services.prices import reresolve_prices_for_goldens
-    except ImportError:  # prices arrive with the golden-record services
-        return
-    reresolve_prices_for_goldens(list(golden_pks))
 
 
 # --- incremental ---------------------------------------------------------------------------
@@ -451,7 +449,6 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
             actions[action] += 1
         SourceRecord.objects.filter(pk__in=[r.pk for r in claimed]).update(needs_match=False)
         golden_service.recompute(entity, touched, reason="ingest", event_types=event_types)
-        _after_membership_change(entity, touched)
     return {"claimed": len(claimed), **actions}
 
 
