@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -112,6 +113,8 @@ def validate_survivorship_config(section: Any, attribute_names: set[str]) -> lis
 # --------------------------------------------------------------------------- #
 
 NUMERIC_TYPES = frozenset({"money", "decimal", "integer"})
+COMPACT_TYPES = frozenset({"code", "mpn"})
+_NOT_ALNUM = re.compile(r"[\W_]+")
 DEFAULT_CHAIN: tuple[dict, ...] = ({"rule": "most_recent"},)
 
 
@@ -164,7 +167,7 @@ class AttributeRule:
     # critical attribute, and flags.
     _steps: tuple = field(init=False, repr=False, compare=False)
     _trusted: frozenset | None = field(init=False, repr=False, compare=False)
-    _numeric: bool = field(init=False, repr=False, compare=False)
+    _mode: str = field(init=False, repr=False, compare=False)  # how values compare: number | compact | text
     _aggregates: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -191,7 +194,8 @@ class AttributeRule:
         set_(self, "chain", chain)
         set_(self, "_steps", tuple(steps))
         set_(self, "_trusted", trusted)
-        set_(self, "_numeric", self.attr_type in NUMERIC_TYPES)
+        set_(self, "_mode", "number" if self.attr_type in NUMERIC_TYPES
+             else "compact" if self.attr_type in COMPACT_TYPES else "text")
         set_(self, "_aggregates", steps[-1][0] == "aggregate")
 
 
@@ -395,21 +399,25 @@ def _issue_values(issues: Sequence[Mapping]) -> dict[str, Any]:
     return found
 
 
-def _norm(candidate: _Candidate, numeric: bool) -> str:
-    """The value as compared for equality: numbers numerically, strings case-insensitively."""
+def _norm(candidate: _Candidate, mode: str) -> str:
+    """The value as compared for equality: numbers numerically, codes by their letters
+    and digits ("NET 30" is "NET30", "2/10 NET 30" is "2%10NET30"), other strings
+    case-insensitively."""
     norm = candidate.norm
     if norm is None:
-        norm = candidate.norm = _normalize(candidate.value, numeric)
+        norm = candidate.norm = _normalize(candidate.value, mode)
     return norm
 
 
-def _normalize(value: Any, numeric: bool) -> str:
+def _normalize(value: Any, mode: str) -> str:
     kind = type(value)
     if kind is str:
-        if numeric:
+        if mode == "number":
             number = _decimal(value)
             if number is not None:
                 return _plain(number)
+        elif mode == "compact":
+            return _NOT_ALNUM.sub("", value.casefold())
         return value.strip().casefold()
     if kind is bool:
         return "true" if value else "false"
@@ -513,8 +521,8 @@ def _most_recent(candidates, param, rule):
 
 
 def _most_frequent(candidates, param, rule):
-    numeric = rule._numeric
-    norms = [_norm(c, numeric) for c in candidates]
+    mode = rule._mode
+    norms = [_norm(c, mode) for c in candidates]
     counts: dict[str, int] = {}
     for norm in norms:
         counts[norm] = counts.get(norm, 0) + 1
@@ -611,9 +619,9 @@ def _survive(rule: AttributeRule, candidates: list[_Candidate]) -> Survived:
         winner = current[0]
     else:
         winner = current[_most_recent_index(current)]
-        numeric = rule._numeric
-        first = _norm(current[0], numeric)
-        if any(_norm(c, numeric) != first for c in current):
+        mode = rule._mode
+        first = _norm(current[0], mode)
+        if any(_norm(c, mode) != first for c in current):
             decider = "tie_break"
         stages.append(("tie_break", [c for c in current if c is not winner]))
     competing = [_competitor(c, name) for name, losers in reversed(stages) for c in losers]
@@ -624,10 +632,10 @@ def _survive(rule: AttributeRule, candidates: list[_Candidate]) -> Survived:
 
 def _aggregate(rule: AttributeRule, candidates: list[_Candidate], limit: int | None,
                stages: list[tuple[str, list[_Candidate]]]) -> Survived:
-    numeric = rule._numeric
+    mode = rule._mode
     groups: dict[str, list[int]] = {}
     for index, c in enumerate(candidates):
-        groups.setdefault(_norm(c, numeric), []).append(index)
+        groups.setdefault(_norm(c, mode), []).append(index)
     recency = _recency(candidates)
     # Groups are in order of their lowest record_id; a stable sort keeps that
     # as the last tie-break after frequency and recency (reverse=True is stable too).
@@ -674,8 +682,8 @@ def _conflict(rule: AttributeRule, candidates: list[_Candidate], tolerance: Deci
     voices = [c for c in candidates if c.valid and (trusted is None or c.c.source in trusted)]
     if len(voices) < 2:
         return None
-    numeric = rule._numeric
-    distinct = sorted({_norm(c, numeric) for c in voices})
+    mode = rule._mode
+    distinct = sorted({_norm(c, mode) for c in voices})
     if len(distinct) < 2:
         return None
     if tolerance is not None and rule.attr_type == "money":

@@ -604,3 +604,19 @@ def test_a_chosen_value_always_comes_from_a_member_and_competing_covers_the_rest
         candidates = {m.record_id for m in members
                       if name in m.attributes or any(i["attribute"] == name for i in m.issues)}
         assert {c["record_id"] for c in lineage["competing"]} == candidates - {lineage["record_id"]}
+
+
+def test_codes_written_differently_are_the_same_value_and_no_conflict():
+    from datetime import datetime, timezone
+
+    t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    rules = compile_rules({"attributes": [{"name": "payment_terms", "type": "code"}],
+                           "survivorship": {"default": [{"rule": "source_priority", "sources": ["erp", "crm"]}],
+                                            "critical": ["payment_terms"]}})
+    members = [Contribution(1, "crm", "C1", {"payment_terms": "2/10 NET 30"}, (), t, t),
+               Contribution(2, "erp", "E1", {"payment_terms": "2%10NET30"}, (), t, t)]
+    result = compute_golden(rules, members)
+    assert result.conflicts == []
+    assert result.values == {"payment_terms": "2%10NET30"}
+    members[0] = Contribution(1, "crm", "C1", {"payment_terms": "NET 60"}, (), t, t)
+    assert [c.attribute for c in compute_golden(rules, members).conflicts] == ["payment_terms"]
