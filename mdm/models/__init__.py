@@ -7,9 +7,13 @@ source is a new version, a delete is a tombstone. Everything downstream
 from mdm.models.config import EntityConfigVersion, EntityType, FieldMapping, SourceSystem
 from mdm.models.records import IngestBatch, RejectedRecord, SourceRecord, SourceRecordVersion
 from mdm.models.api import ApiClient
-from mdm.models.golden import BlockingKey, GoldenRecord, GoldenRecordVersion, MatchDecision, MatchModel, Override
+from mdm.models.golden import (
+    BlockingKey, GoldenRecord, GoldenRecordVersion, GoldenRelationship, MatchDecision, MatchModel, Override,
+)
 from mdm.models.tasks import StewardTask, TaskComment
 from mdm.models.events import ChangeEvent
+from mdm.models.jobs import RuleChangeJob
+from mdm.models.prices import PriceResolution
 
 __all__ = [
     "ApiClient",
@@ -17,9 +21,12 @@ __all__ = [
     "ChangeEvent",
     "GoldenRecord",
     "GoldenRecordVersion",
+    "GoldenRelationship",
     "MatchDecision",
     "MatchModel",
     "Override",
+    "PriceResolution",
+    "RuleChangeJob",
     "StewardTask",
     "TaskComment",
     "EntityConfigVersion",

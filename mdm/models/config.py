@@ -55,15 +55,35 @@ class EntityType(models.Model):
 
 
 class EntityConfigVersion(models.Model):
-    """Every config an entity type ever had, so a change can be audited and reverted."""
+    """Every config an entity type ever had, so a change can be audited and reverted.
+
+    One version per entity type is ``active`` (the one ``EntityType.config``
+    holds); earlier ones are ``archived``. A survivorship rule change starts
+    as a ``draft``: it can be edited and previewed, and only activating it
+    switches the entity type over and recomputes the golden records
+    (``mdm.services.rules``). Drafts draw their number from the same
+    sequence, so "v7" names one rule set for good.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
 
     entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     config_yaml = models.TextField()
     config = models.JSONField()
+    # A draft changes only the survivorship section: its text as the admin
+    # wrote it, and the active version it was written against.
+    rules_yaml = models.TextField(blank=True)
+    base_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150, blank=True)
     note = models.CharField(max_length=255, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["entity_type", "-version"]
@@ -72,7 +92,7 @@ class EntityConfigVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.entity_type.code} v{self.version}"
+        return f"{self.entity_type.code} v{self.version} ({self.status})"
 
 
 class SourceSystem(models.Model):

@@ -171,3 +171,44 @@ class Override(models.Model):
 
     def __str__(self) -> str:
         return f"{self.golden} {self.attribute}"
+
+
+class GoldenRelationship(models.Model):
+    """A relationship between golden records (parent account, bill-to, ship-to …).
+
+    Sources state relationships between their own records (``parent_id`` of
+    a CRM account names another CRM account); one row per referencing source
+    record and attribute keeps that statement and what it resolves to at
+    golden level today. ``parent`` is empty while the referenced record has
+    not arrived; the row resolves when it does. Maintained by
+    ``mdm.services.hierarchy`` whenever golden records are recomputed, so a
+    merge or split moves the links with the records.
+    """
+
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, help_text="parent, bill_to, ship_to, sold_to, payer")
+    attribute = models.CharField(max_length=60)
+    via_record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="relationships")
+    child = models.ForeignKey(GoldenRecord, on_delete=models.CASCADE, related_name="parent_links")
+    parent_source = models.ForeignKey("mdm.SourceSystem", on_delete=models.CASCADE, related_name="+")
+    parent_ref = models.CharField(max_length=255, help_text="The parent's ID in the same source.")
+    parent_record = models.ForeignKey(SourceRecord, on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+")
+    parent = models.ForeignKey(GoldenRecord, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="child_links")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["via_record", "attribute"], name="uniq_relationship_per_record_attr"),
+        ]
+        indexes = [
+            models.Index(fields=["parent", "kind"], name="relationship_parent"),
+            models.Index(fields=["child", "kind"], name="relationship_child"),
+            models.Index(fields=["parent_source", "parent_ref"], condition=models.Q(parent_record__isnull=True),
+                         name="relationship_unresolved"),
+            models.Index(fields=["parent_record"], name="relationship_parent_record"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.child_id} -{self.kind}-> {self.parent_id or self.parent_ref}"

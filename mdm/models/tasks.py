@@ -59,6 +59,7 @@ class StewardTask(models.Model):
             models.Index(fields=["status", "kind", "-priority"], name="task_queue"),
             models.Index(fields=["status", "entity_type", "-priority"], name="task_queue_entity"),
             models.Index(fields=["status", "assignee"], name="task_queue_assignee"),
+            models.Index(fields=["dedupe_key"], name="task_dedupe_key"),
         ]
 
     def __str__(self) -> str:

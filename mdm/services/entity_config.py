@@ -162,7 +162,14 @@ def _validate_matching(section: Any, attribute_names: set[str]) -> list[ConfigEr
     ]
 
 
-SECTION_VALIDATORS = {"survivorship": _validate_survivorship, "matching": _validate_matching}
+def _validate_prices(section: Any, attribute_names: set[str]) -> list[ConfigError]:
+    from mdm.services.prices import validate_prices_section
+
+    return [ConfigError(path, msg) for path, msg in validate_prices_section(section, attribute_names)]
+
+
+SECTION_VALIDATORS = {"survivorship": _validate_survivorship, "matching": _validate_matching,
+                      "prices": _validate_prices}
 
 
 def check_entity_config(text: str, filename: str = "") -> dict:
@@ -214,18 +221,39 @@ def save_entity_config(text: str, *, filename: str = "", user: str = "", note: s
     elif entity.config_yaml == text:
         return entity, False, False
     else:
-        entity.version += 1
+        # Rule drafts take numbers from the same sequence, so the next
+        # version is the highest ever used plus one, not the active one's.
+        entity.version = next_version_number(entity)
     entity.name = data["name"]
     entity.id_prefix = data["id_prefix"]
     entity.config = data
     entity.config_yaml = text
     entity.full_clean()
     entity.save()
-    EntityConfigVersion.objects.create(
+    if not created:
+        EntityConfigVersion.objects.filter(entity_type=entity, status=EntityConfigVersion.Status.ACTIVE).update(
+            status=EntityConfigVersion.Status.ARCHIVED)
+    version = EntityConfigVersion.objects.create(
         entity_type=entity, version=entity.version, config_yaml=text, config=data,
-        created_by=user, note=note or (f"loaded from {filename}" if filename else ""),
+        status=EntityConfigVersion.Status.ACTIVE, created_by=user,
+        note=note or (f"loaded from {filename}" if filename else ""),
     )
+    if not created:
+        # Golden records are computed from the config: a changed config is
+        # recomputed in the background, like an activated rule draft.
+        from mdm.services.rules import start_recompute_job
+
+        start_recompute_job(entity, version, user=user, only_if_goldens=True)
     return entity, created, True
+
+
+def next_version_number(entity) -> int:
+    from django.db.models import Max
+
+    from mdm.models import EntityConfigVersion
+
+    highest = EntityConfigVersion.objects.filter(entity_type=entity).aggregate(m=Max("version"))["m"] or 0
+    return max(highest, entity.version) + 1
 
 
 def dump_entity_config(entity) -> str:

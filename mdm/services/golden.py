@@ -115,10 +115,18 @@ def overrides_for(golden_pks: Sequence[int]) -> dict[int, dict[str, RuleOverride
     return result
 
 
-def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | None = None) -> dict[int, tuple[GoldenResult, list[int]]]:
-    """Compute (without saving) each golden record's result and member ids; used by recompute and previews."""
-    rules = rules_for(entity, config)
-    tolerance = float(((config or entity.config).get("survivorship") or {}).get("price_tolerance") or 0)
+def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | None = None,
+            rules: dict | None = None) -> dict[int, tuple[GoldenResult, list[int]]]:
+    """Compute (without saving) each golden record's result and member ids; used by recompute and previews.
+
+    ``config`` computes with another config than the active one (a rule
+    draft's preview); ``rules`` passes its compiled rules so a preview over
+    many chunks compiles them once.
+    """
+    config = config or entity.config
+    if rules is None:
+        rules = rules_for(entity, config if config is not entity.config else None)
+    tolerance = float((config.get("survivorship") or {}).get("price_tolerance") or 0)
     members = contributions_for(golden_pks)
     overrides = overrides_for(golden_pks)
     out = {}
@@ -126,6 +134,13 @@ def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | Non
         contributions = members.get(pk, [])
         result = compute_golden(rules, contributions, overrides.get(pk), price_tolerance=tolerance)
         out[pk] = (result, sorted(c.record_id for c in contributions))
+    if config.get("prices") is not None:
+        # Golden prices also carry what their references resolve to (golden
+        # customer and product, price per base unit): derived values, added
+        # here so every path (recompute, preview) sees the same record.
+        from mdm.services.prices import enrich_price_results
+
+        enrich_price_results(entity, config, out)
     return out
 
 
@@ -227,6 +242,12 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
     opened, closed = sync_conflict_tasks(entity, all_conflicts)
     result.conflicts_opened += opened
     result.conflicts_closed += closed
+    if changed:
+        # Derived tables (hierarchy links, price resolution) follow the
+        # golden records in the same transaction, whatever changed them.
+        from mdm.services.derived import golden_records_changed
+
+        golden_records_changed(entity, [g.pk for g in changed], reason=reason, actor=actor)
 
 
 def sync_conflict_tasks(entity: EntityType, conflicts: dict[int, list]) -> tuple[int, int]:
@@ -237,10 +258,16 @@ def sync_conflict_tasks(entity: EntityType, conflicts: dict[int, list]) -> tuple
     for golden_pk, items in conflicts.items():
         for conflict in items:
             wanted[f"conflict:{golden_pk}:{conflict.key}"] = (golden_pk, conflict)
+    # Price conflicts (mdm.services.prices) come through here too, with their own kind and details.
     open_tasks = StewardTask.objects.filter(
-        kind=StewardTask.Kind.ATTRIBUTE_CONFLICT, status=StewardTask.Status.OPEN, golden_id__in=list(conflicts)
+        kind__in=[StewardTask.Kind.ATTRIBUTE_CONFLICT, StewardTask.Kind.PRICE_CONFLICT],
+        status=StewardTask.Status.OPEN, golden_id__in=list(conflicts),
     ).values_list("id", "dedupe_key")
     existing = {key for _, key in open_tasks}
+    # A steward who dismissed this very disagreement (same attribute, same
+    # values: same key) has answered it; asking again on every recompute
+    # would bury the queue. A new value makes a new key and a new task.
+    existing |= steward_closed_keys(set(wanted) - existing)
     stale = [task_id for task_id, key in open_tasks if key not in wanted]
     closed = 0
     if stale:
@@ -254,14 +281,30 @@ def sync_conflict_tasks(entity: EntityType, conflicts: dict[int, list]) -> tuple
     for key, (golden_pk, conflict) in wanted.items():
         if key in existing:
             continue
+        name = golden_names.get(golden_pk, golden_pk)
+        kind = getattr(conflict, "task_kind", StewardTask.Kind.ATTRIBUTE_CONFLICT)
+        if kind == StewardTask.Kind.ATTRIBUTE_CONFLICT:
+            title = f"{name}: sources disagree on {conflict.attribute}"
+            details = {"attribute": conflict.attribute, "values": conflict.values}
+        else:
+            title, details = conflict.title(name), conflict.details
         new.append(StewardTask(
-            kind=StewardTask.Kind.ATTRIBUTE_CONFLICT, entity_type=entity, golden_id=golden_pk, dedupe_key=key,
-            title=f"{golden_names.get(golden_pk, golden_pk)}: sources disagree on {conflict.attribute}",
-            priority=conflict_priority(conflict), details={"attribute": conflict.attribute, "values": conflict.values},
+            kind=kind, entity_type=entity, golden_id=golden_pk, dedupe_key=key, title=title[:300],
+            priority=conflict_priority(conflict), details=details,
         ))
     if new:
         StewardTask.objects.bulk_create(new, ignore_conflicts=True)
     return len(new), closed
+
+
+def steward_closed_keys(keys: set[str]) -> set[str]:
+    """Dedupe keys of problems a steward already closed (resolved or dismissed)."""
+    if not keys:
+        return set()
+    return set(
+        StewardTask.objects.filter(dedupe_key__in=list(keys), resolved_by__isnull=False)
+        .exclude(status=StewardTask.Status.OPEN).values_list("dedupe_key", flat=True)
+    )
 
 
 def conflict_priority(conflict) -> float:

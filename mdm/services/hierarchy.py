@@ -1,0 +1,172 @@
+"""Hierarchies: relationships sources state between their records, resolved to golden records.
+
+A CRM account's ``parent_id`` names another CRM account; the ERP's
+``bill_to_id`` names another ERP customer. Each statement becomes one
+``GoldenRelationship`` row (referencing record + attribute), resolved through
+the cross-reference to the golden record the referenced record belongs to
+today. Branches of one company stay separate golden records linked this way;
+matching never merges them because of the link.
+
+The table is derived data, maintained by ``refresh_relationships`` whenever
+golden records change (``mdm.services.derived`` calls it from every
+recompute): the rows of records now in those golden records are rebuilt
+(child side) and rows pointing at their records are re-resolved (parent
+side), so after a merge the children of either golden record hang under the
+survivor, and a reference to a record that arrives later resolves then.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import Q
+from django.db.models.fields.json import KT
+
+from mdm.models import EntityType, GoldenRecord, GoldenRelationship, SourceRecord
+
+TREE_KIND = "parent"
+MAX_DEPTH = 25
+
+
+def relationship_attributes(entity: EntityType) -> list[tuple[str, str, str]]:
+    """(attribute, kind, referenced entity code) of each reference attribute that states a relationship."""
+    return [
+        (a["name"], a["relationship"], a["references"])
+        for a in entity.config.get("attributes", [])
+        if a.get("type") == "reference" and a.get("relationship") and a.get("references")
+    ]
+
+
+def referencing_entities(entity: EntityType) -> list[tuple[EntityType, str, str]]:
+    """(entity type, attribute, kind) of relationship attributes that point at ``entity``'s records."""
+    found = []
+    for other in EntityType.objects.all():
+        for attribute, kind, references in relationship_attributes(other):
+            if references == entity.code:
+                found.append((other, attribute, kind))
+    return found
+
+
+def refresh_relationships(entity: EntityType, golden_pks: Iterable[int]) -> int:
+    """Rebuild the links of the records in these golden records and re-resolve links pointing at them.
+
+    Returns the number of rows written or re-pointed. Call inside the
+    transaction that changed the golden records.
+    """
+    pks = sorted(set(golden_pks))
+    if not pks:
+        return 0
+    touched = 0
+    attributes = relationship_attributes(entity)
+    if attributes:
+        touched += _rebuild_child_side(entity, pks, attributes)
+    incoming = referencing_entities(entity)
+    if incoming:
+        touched += _resolve_parent_side(entity, pks, incoming)
+    return touched
+
+
+def _rebuild_child_side(entity: EntityType, pks: list[int], attributes) -> int:
+    annotations = {f"ref_{name}": KT(f"attributes__{name}") for name, _, _ in attributes}
+    rows = list(
+        SourceRecord.objects.filter(golden_id__in=pks, deleted=False)
+        .values("id", "golden_id", "source_system_id", **annotations)
+    )
+    wanted = []
+    for row in rows:
+        for name, kind, references in attributes:
+            ref = row[f"ref_{name}"]
+            if ref:
+                wanted.append((row["id"], row["golden_id"], row["source_system_id"], name, kind, references, ref))
+    # Rows of records that left these golden records (or were deleted) go too.
+    GoldenRelationship.objects.filter(Q(child_id__in=pks) | Q(via_record__golden_id__in=pks)).delete()
+    if not wanted:
+        return 0
+    targets = _resolve_refs({(references, source, ref) for _, _, source, _, _, references, ref in wanted})
+    GoldenRelationship.objects.bulk_create([
+        GoldenRelationship(
+            entity_type=entity, kind=kind, attribute=name, via_record_id=record_id, child_id=golden_pk,
+            parent_source_id=source, parent_ref=ref,
+            parent_record_id=targets.get((references, source, ref), (None, None))[0],
+            parent_id=targets.get((references, source, ref), (None, None))[1],
+        )
+        for record_id, golden_pk, source, name, kind, references, ref in wanted
+    ], batch_size=1000)
+    return len(wanted)
+
+
+def _resolve_parent_side(entity: EntityType, pks: list[int], incoming) -> int:
+    """Re-point links whose referenced record is (or was) in these golden records, and resolve waiting ones."""
+    touched = 0
+    records = list(SourceRecord.objects.filter(golden_id__in=pks).values_list("id", "golden_id", "source_system_id",
+                                                                              "source_id", "deleted"))
+    current = {rid: (None if deleted else golden_pk) for rid, golden_pk, _, _, deleted in records}
+    survivors = _survivors({g for g in current.values() if g})
+    stale = (GoldenRelationship.objects.filter(Q(parent_record_id__in=list(current)) | Q(parent_id__in=pks))
+             .values_list("id", "parent_record_id", "parent_id"))
+    updates: dict[int | None, list[int]] = defaultdict(list)
+    for row_id, parent_record, parent in stale:
+        golden_pk = current.get(parent_record) if parent_record in current else _golden_of(parent_record)
+        golden_pk = survivors.get(golden_pk, golden_pk)
+        if golden_pk != parent:
+            updates[golden_pk].append(row_id)
+    for golden_pk, row_ids in updates.items():
+        touched += GoldenRelationship.objects.filter(pk__in=row_ids).update(parent_id=golden_pk)
+    # References that were waiting for these records to arrive.
+    by_key = {(source, sid): (rid, current[rid]) for rid, _, source, sid, deleted in records if not deleted}
+    if by_key:
+        entity_ids = [e.pk for e, _, _ in incoming]
+        attributes = {name for _, name, _ in incoming}
+        waiting = GoldenRelationship.objects.filter(
+            parent_record__isnull=True, entity_type_id__in=entity_ids, attribute__in=attributes,
+            parent_ref__in=sorted({sid for _, sid in by_key}),
+        ).values_list("id", "parent_source_id", "parent_ref")
+        for row_id, source, ref in waiting:
+            hit = by_key.get((source, ref))
+            if hit:
+                record_id, golden_pk = hit
+                touched += GoldenRelationship.objects.filter(pk=row_id).update(
+                    parent_record_id=record_id, parent_id=survivors.get(golden_pk, golden_pk))
+    return touched
+
+
+def _resolve_refs(keys: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], tuple[int, int | None]]:
+    """(entity code, source id, source ID) → (record id, golden pk) for referenced records that exist."""
+    found: dict[tuple[str, int, str], tuple[int, int | None]] = {}
+    by_entity: dict[str, set[str]] = defaultdict(set)
+    for code, _, ref in keys:
+        by_entity[code].add(ref)
+    goldens = set()
+    for code, refs in by_entity.items():
+        rows = SourceRecord.objects.filter(entity_type__code=code, source_id__in=sorted(refs), deleted=False) \
+            .values_list("id", "golden_id", "source_system_id", "source_id")
+        for rid, golden_pk, source, sid in rows:
+            if (code, source, sid) in keys:
+                found[(code, source, sid)] = (rid, golden_pk)
+                goldens.add(golden_pk)
+    survivors = _survivors({g for g in goldens if g})
+    return {k: (rid, survivors.get(g, g)) for k, (rid, g) in found.items()}
+
+
+def _survivors(golden_pks: set[int]) -> dict[int, int]:
+    """Retired golden pk → the active golden it resolves to (members normally move, this is the safety net)."""
+    result = {}
+    pending = dict(GoldenRecord.objects.filter(pk__in=golden_pks, status=GoldenRecord.Status.RETIRED)
+                   .values_list("pk", "merged_into_id"))
+    for pk, target in pending.items():
+        seen = {pk}
+        while target is not None and target not in seen:
+            seen.add(target)
+            row = GoldenRecord.objects.filter(pk=target).values_list("status", "merged_into_id").first()
+            if row is None or row[0] != GoldenRecord.Status.RETIRED:
+                break
+            target = row[1]
+        result[pk] = target
+    return result
+
+
+def _golden_of(record_id: int | None) -> int | None:
+    if record_id is None:
+        return None
+    row = SourceRecord.objects.filter(pk=record_id).values_list("golden_id", "deleted").first()
+    return None if row is None or row[1] else row[0]

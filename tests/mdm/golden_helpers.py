@@ -1,0 +1,66 @@
+"""Factories for golden-record tests: source records through real ingestion, golden records, people."""
+from __future__ import annotations
+
+import itertools
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from mdm.models import GoldenRecord, SourceRecord
+from mdm.readers import read_json_array
+from mdm.roles import ADMINS, STEWARDS, VIEWERS
+from mdm.services import golden as golden_service
+from mdm.services.ingest import ResolvedMapping, ingest_rows, start_batch
+
+_names = itertools.count(1)
+
+
+def person(role: str | None = STEWARDS, name: str | None = None):
+    """A user with one role (Stewards, Admins, Viewers) or none."""
+    user = get_user_model().objects.create_user(username=name or f"user{next(_names)}", password="x-Secret-123")
+    if role:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+def steward(name: str | None = None):
+    return person(STEWARDS, name)
+
+
+def admin(name: str | None = None):
+    return person(ADMINS, name)
+
+
+def viewer(name: str | None = None):
+    return person(VIEWERS, name)
+
+
+def ingest(source, entity, *rows: dict) -> list[SourceRecord]:
+    """Ingest rows as ``source`` (standardized like production) without enqueuing matching."""
+    mapping = ResolvedMapping.for_source(source, entity)
+    batch = start_batch(source=source, entity_type=entity, channel="api")
+    result = ingest_rows(batch=batch, rows=read_json_array(list(rows)), mapping=mapping, collect_outcomes=True,
+                         defer_match=True)
+    rejected = [o for o in result.outcomes if o.status == "rejected"]
+    assert not rejected, rejected
+    ids = [o.record_id for o in result.outcomes]
+    by_id = SourceRecord.objects.in_bulk(ids)
+    return [by_id[i] for i in ids]
+
+
+def golden_of(entity, *records, reason: str = "match") -> GoldenRecord:
+    """A new golden record holding ``records``, recomputed as matching would."""
+    golden = golden_service.create_goldens(entity, 1)[0]
+    SourceRecord.objects.filter(pk__in=[r.pk for r in records]).update(golden=golden)
+    golden_service.recompute(entity, [golden.pk], reason=reason)
+    golden.refresh_from_db()
+    return golden
+
+
+def members(golden) -> list[int]:
+    return sorted(SourceRecord.objects.filter(golden=golden, deleted=False).values_list("id", flat=True))
+
+
+def fresh(obj):
+    obj.refresh_from_db()
+    return obj
