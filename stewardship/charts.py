@@ -14,8 +14,16 @@ AGE_COLORS = {"today": "#93c5fd", "1-3d": "#3b82f6", "3-7d": "#1d4ed8", "7d+": "
 STATE_COLORS = {"no_match": "#cbd5e1", "possible": "#f59e0b", "match": "#16a34a"}
 
 
-def nice_max(value: float) -> float:
-    """A round axis maximum at or above ``value`` (1, 2, 2.5, 5 × 10^n)."""
+def nice_max(value: float, *, counts: bool = False) -> float:
+    """A round axis maximum at or above ``value`` (1, 2, 2.5, 5 × 10^n).
+
+    ``counts``: the axis counts things: four whole-number steps of 1, 2 or 5 × 10^n.
+    """
+    if counts:
+        wanted = max(value, 1) / 4
+        exponent = max(math.floor(math.log10(wanted)), 0)
+        step = next(s * 10 ** exponent for s in (1, 2, 5, 10) if s * 10 ** exponent >= wanted)
+        return float(step * 4)
     if value <= 0:
         return 1.0
     exponent = math.floor(math.log10(value))
@@ -36,7 +44,7 @@ def fmt(value: float) -> str:
     return f"{value:,.1f}"
 
 
-def explanation_chart(explanation: dict | None, *, width: int = 620, row: int = 26) -> dict | None:
+def explanation_chart(explanation: dict | None, *, width: int = 540, row: int = 26) -> dict | None:
     """Each comparison's weight as a bar left (against) or right (for) of zero.
 
     ``explanation`` is the matcher's: ``{"prior_weight", "match_weight",
@@ -46,7 +54,7 @@ def explanation_chart(explanation: dict | None, *, width: int = 620, row: int = 
     """
     if not explanation or not explanation.get("comparisons"):
         return None
-    label_w, value_w = 190, 56
+    label_w, value_w = 170, 52
     plot_x0, plot_x1 = label_w, width - value_w
     rows = [{"name": "prior (base rate)", "level": "", "weight": float(explanation.get("prior_weight") or 0.0),
              "kind": "prior", "values": None}]
@@ -127,7 +135,7 @@ def histogram(counts: dict[int, dict[str, int]], bins: int, *, width: int = 560,
     left, bottom_pad, top_pad = 44, 22, 8
     plot_w, plot_h = width - left - 8, height - bottom_pad - top_pad
     totals = [sum(counts.get(i, {}).values()) for i in range(bins)]
-    maximum = nice_max(max(totals, default=0) or 1)
+    maximum = nice_max(max(totals, default=0), counts=True)
     col_w = plot_w / bins
     columns = []
     for i in range(bins):
@@ -154,7 +162,7 @@ def grouped_columns(points: Sequence[dict], series: Sequence[tuple[str, str, str
     """Columns side by side per point: ``series = [(key, label, colour)]``."""
     left, bottom_pad, top_pad = 40, 22, 8
     plot_w, plot_h = width - left - 8, height - bottom_pad - top_pad
-    maximum = nice_max(max((p[key] for p in points for key, _, _ in series), default=0) or 1)
+    maximum = nice_max(max((p[key] for p in points for key, _, _ in series), default=0), counts=True)
     group_w = plot_w / max(len(points), 1)
     bar_w = max((group_w - 4) / max(len(series), 1), 1)
     groups = []

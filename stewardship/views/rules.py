@@ -1,6 +1,8 @@
 """Survivorship rules, for admins: edit a draft, preview its impact, activate it and watch the recompute."""
 from __future__ import annotations
 
+import textwrap
+
 import yaml
 from django.contrib import messages
 from django.shortcuts import get_object_or_404
@@ -22,6 +24,26 @@ def section_text(config: dict) -> str:
     return yaml.safe_dump(section, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
+def active_rules_text(entity: EntityType) -> str:
+    """The survivorship block as the admin wrote it in the entity's YAML (comments kept), dedented.
+
+    Falls back to a dump of the parsed section when the block is not found as
+    text (e.g. written in flow style on one line).
+    """
+    lines = entity.config_yaml.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("survivorship:")), None)
+    if start is None or lines[start].split(":", 1)[1].split("#", 1)[0].strip():
+        return section_text(entity.config)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1].strip() and not lines[i].startswith("#")),
+               len(lines))
+    body = textwrap.dedent("\n".join(lines[start + 1:end])).strip("\n") + "\n"
+    try:
+        same = (yaml.safe_load(body) or {}) == (entity.config.get("survivorship") or {})
+    except yaml.YAMLError:
+        same = False
+    return body if same else section_text(entity.config)
+
+
 @role_required(ADMIN)
 def rules(request):
     entities = list(EntityType.objects.order_by("code"))
@@ -32,7 +54,7 @@ def rules(request):
     for version in EntityConfigVersion.objects.exclude(status=Status.DRAFT).order_by("-version")[:100]:
         history.setdefault(version.entity_type_id, []).append(version)
     jobs = RuleChangeJob.objects.select_related("entity_type", "config_version")[:10]
-    rows = [{"entity": e, "rules": section_text(e.config), "drafts": drafts.get(e.pk, []),
+    rows = [{"entity": e, "rules": active_rules_text(e), "drafts": drafts.get(e.pk, []),
              "history": history.get(e.pk, [])[:5]} for e in entities]
     return render_page(request, "stewardship/rules/index.html", {"rows": rows, "jobs": jobs})
 
@@ -54,10 +76,10 @@ def rule_draft_new(request, entity_code: str):
                 return go(request, reverse("stewardship:rule_draft", args=[draft.pk]))
         status = 400
     else:
-        form = RuleDraftForm(initial={"rules": section_text(entity.config)})
+        form = RuleDraftForm(initial={"rules": active_rules_text(entity)})
         status = 200
     return render_page(request, "stewardship/rules/draft.html",
-                       {"entity": entity, "form": form, "draft": None, "current": section_text(entity.config)},
+                       {"entity": entity, "form": form, "draft": None, "current": active_rules_text(entity)},
                        status=status)
 
 
@@ -92,7 +114,7 @@ def rule_draft(request, pk: int):
         form = RuleDraftForm(initial={"rules": draft.rules_yaml or section_text(draft.config), "note": draft.note})
     jobs = RuleChangeJob.objects.filter(config_version=draft).order_by("-created_at")[:5]
     return render_page(request, "stewardship/rules/draft.html", {
-        "entity": entity, "form": form, "draft": draft, "current": section_text(entity.config),
+        "entity": entity, "form": form, "draft": draft, "current": active_rules_text(entity),
         "is_draft": draft.status == Status.DRAFT, "jobs": jobs,
     }, status=status)
 
@@ -107,7 +129,7 @@ def rule_draft_preview(request, pk: int):
     return render_page(request, "stewardship/rules/draft.html", {
         "entity": draft.entity_type, "draft": draft, "preview": preview, "is_draft": draft.status == Status.DRAFT,
         "form": RuleDraftForm(initial={"rules": draft.rules_yaml or section_text(draft.config), "note": draft.note}),
-        "current": section_text(draft.entity_type.config),
+        "current": active_rules_text(draft.entity_type),
     }, fragments={"preview": "stewardship/rules/_preview.html"})
 
 

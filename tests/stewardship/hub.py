@@ -6,11 +6,13 @@ import itertools
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
 
 from mdm.models import GoldenRecord, SourceRecord, StewardTask
 from mdm.roles import ADMINS, STEWARDS, VIEWERS
 from mdm.services import golden as golden_service
-from mdm.services.ingest import ingest_payloads
+from mdm.readers import read_json_array
+from mdm.services.ingest import ResolvedMapping, ingest_rows, start_batch
 from mdm.services.sources import set_mapping
 
 PASSWORD = "correct-horse-battery-staple"
@@ -63,14 +65,19 @@ class Hub:
             set_mapping(source=source, entity_type=entity, spec={"id_field": "id"})
 
     def record(self, source: str, **payload) -> SourceRecord:
+        """Ingest one record through the real ingest path, without the match task (tests place records)."""
         payload.setdefault("id", f"{source.upper()}-{next(self._ids)}")
-        ingest_payloads(source=self.sources[source], entity_type=self.entity, payloads=[payload])
-        return SourceRecord.objects.get(source_system=self.sources[source], source_id=payload["id"])
+        system = self.sources[source]
+        batch = start_batch(source=system, entity_type=self.entity, channel="api")
+        ingest_rows(batch=batch, rows=read_json_array([payload]),
+                    mapping=ResolvedMapping.for_source(system, self.entity), defer_match=True)
+        return SourceRecord.objects.get(source_system=system, source_id=payload["id"])
 
     def golden(self, *records: SourceRecord) -> GoldenRecord:
-        golden = golden_service.create_goldens(self.entity, 1)[0]
-        SourceRecord.objects.filter(pk__in=[r.pk for r in records]).update(golden=golden)
-        golden_service.recompute(self.entity, [golden.pk], reason="match")
+        with transaction.atomic():
+            golden = golden_service.create_goldens(self.entity, 1)[0]
+            SourceRecord.objects.filter(pk__in=[r.pk for r in records]).update(golden=golden)
+            golden_service.recompute(self.entity, [golden.pk], reason="match")
         golden.refresh_from_db()
         return golden
 
