@@ -39,7 +39,7 @@ def bulk_accept_view(request):
     if request.POST.get("confirm") != "1":
         queryset, params = _candidates(request, querystring, min_probability)
         total = queryset.count()
-        tasks = list(queryset[:BULK_MAX])
+        tasks = selectors.page_rows(queryset, list(queryset.values_list("id", flat=True)[:BULK_MAX]))
         return render_page(request, "stewardship/bulk/confirm.html", {
             "tasks": tasks, "total": total, "limit": BULK_MAX, "min_probability": min_probability,
             "querystring": params.urlencode(),

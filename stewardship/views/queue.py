@@ -22,7 +22,8 @@ def queue(request):
     filters = filtered_queue(request)
     tasks = filters.qs if filters.is_valid() else StewardTask.objects.none()
     counts = selectors.kind_counts(filters.without("kind").qs) if filters.is_valid() else {}
-    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(tasks.values_list("id", flat=True), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.page_rows(tasks, list(page.object_list))
     now = timezone.now()
     for task in page.object_list:
         task.overdue = task.status == StewardTask.Status.OPEN and selectors.is_overdue(task, now)

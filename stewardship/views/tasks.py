@@ -328,7 +328,7 @@ def task_claim(request, pk: int):
     except services.TaskAlreadyHandled as exc:
         message, level = str(exc) or "This task is no longer open.", "warning"
     if getattr(request, "htmx", False) and request.htmx.target == f"task-row-{pk}":
-        row = selectors.queue_base(request.user).filter(pk=pk).first() or _task(pk)
+        row = (selectors.page_rows(selectors.queue_base(request.user), [pk]) or [_task(pk)])[0]
         row.overdue = row.status == StewardTask.Status.OPEN and selectors.is_overdue(row)
         return render_page(request, "stewardship/queue/_row.html",
                            {"task": row, "querystring": querystring, "row_message": message,
