@@ -5,6 +5,7 @@ import itertools
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
 
 from mdm.models import GoldenRecord, SourceRecord
 from mdm.readers import read_json_array
@@ -17,7 +18,7 @@ _names = itertools.count(1)
 
 def person(role: str | None = STEWARDS, name: str | None = None):
     """A user with one role (Stewards, Admins, Viewers) or none."""
-    user = get_user_model().objects.create_user(username=name or f"user{next(_names)}", password="x-Secret-123")
+    user = get_user_model().objects.create_user(username=name or f"user{next(_names)}")  # no password: no slow hashing
     if role:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
@@ -50,9 +51,10 @@ def ingest(source, entity, *rows: dict) -> list[SourceRecord]:
 
 def golden_of(entity, *records, reason: str = "match") -> GoldenRecord:
     """A new golden record holding ``records``, recomputed as matching would."""
-    golden = golden_service.create_goldens(entity, 1)[0]
-    SourceRecord.objects.filter(pk__in=[r.pk for r in records]).update(golden=golden)
-    golden_service.recompute(entity, [golden.pk], reason=reason)
+    with transaction.atomic():
+        golden = golden_service.create_goldens(entity, 1)[0]
+        SourceRecord.objects.filter(pk__in=[r.pk for r in records]).update(golden=golden)
+        golden_service.recompute(entity, [golden.pk], reason=reason)
     golden.refresh_from_db()
     return golden
 

@@ -1,0 +1,223 @@
+"""Survivorship rule changes: a draft until activated, previewed without writing, recomputed in the background."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from golden_helpers import admin, golden_of, ingest, steward
+from mdm.models import ChangeEvent, EntityConfigVersion, EntityType, GoldenRecord, GoldenRecordVersion, RuleChangeJob
+from mdm.services import rules
+from mdm.services.entity_config import save_entity_config
+from mdm.services.rules import RuleDraftError, RuleDraftInvalid
+
+pytestmark = pytest.mark.django_db
+
+# The shipped customer rules, except that the CRM, not the ERP, now wins the company name.
+CRM_WINS_NAMES = """\
+# reviewed with sales ops
+default: [{rule: valid_only}, {rule: source_priority, sources: [erp, crm, ecom]}, {rule: most_recent}]
+attributes:
+  name: [{rule: source_priority, sources: [crm, erp]}]   # CRM spelling is curated
+  tax_id: [{rule: valid_only}, {rule: source_priority, sources: [erp, crm, ecom]}]
+  credit_limit: [{rule: source_priority, sources: [erp]}, {rule: maximum}]
+  payment_terms: [{rule: source_priority, sources: [erp, crm]}]
+  email: [{rule: source_priority, sources: [crm, ecom, erp]}, {rule: most_recent}]
+  phone: [{rule: aggregate}]
+  contact_name: [{rule: source_priority, sources: [crm, ecom, erp]}, {rule: most_recent}]
+critical: [credit_limit, payment_terms, tax_id]
+"""
+
+
+@pytest.fixture
+def customers(customer_type, erp, crm):
+    """Four golden customers; in three of them ERP and CRM spell the name differently."""
+    goldens = []
+    for i, (erp_name, crm_name) in enumerate([("Acme Supply Inc", "ACME SUPPLY"), ("Bolt Co", "Bolt Company"),
+                                               ("Cogs LLC", "Cogs LLC"), ("Dyna Corp", "Dyna Corporation")]):
+        e, = ingest(erp, customer_type, {"id": f"E{i}", "name": erp_name, "city": "Austin", "credit_limit": "100"})
+        c, = ingest(crm, customer_type, {"id": f"C{i}", "name": crm_name, "city": "Dallas"})
+        goldens.append(golden_of(customer_type, e, c))
+    return goldens
+
+
+def activate_now(draft, user, django_capture_on_commit_callbacks):
+    """Activate and run the background job in-process (Celery eager), as it runs on commit."""
+    with django_capture_on_commit_callbacks(execute=True):
+        job = rules.activate_rule_draft(draft, user)
+    job.refresh_from_db()
+    return job
+
+
+# --- drafts ----------------------------------------------------------------------
+
+def test_a_draft_changes_nothing_until_activated(customer_type, customers):
+    before = {g.pk: g.values for g in GoldenRecord.objects.all()}
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin())
+    customer_type.refresh_from_db()
+    assert draft.status == "draft" and draft.version == 2 and draft.base_version == 1
+    assert customer_type.version == 1 and "curated" not in customer_type.config_yaml
+    assert {g.pk: g.values for g in GoldenRecord.objects.all()} == before
+
+
+def test_a_draft_keeps_the_admins_comments_and_the_rest_of_the_config(customer_type):
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin())
+    assert "# CRM spelling is curated" in draft.config_yaml and "# reviewed with sales ops" in draft.config_yaml
+    assert "# Customer master: accounts from ERP, CRM, eCommerce." in draft.config_yaml
+    assert draft.config["attributes"] == customer_type.config["attributes"]
+    assert draft.config["survivorship"]["attributes"]["name"] == [{"rule": "source_priority", "sources": ["crm", "erp"]}]
+
+
+@pytest.mark.parametrize("rules_input", [
+    "survivorship:\n  default: [{rule: most_recent}]\n",
+    {"default": [{"rule": "most_recent"}]},
+    "default: [most_recent]\n",
+])
+def test_rules_may_be_given_as_a_mapping_or_yaml_with_or_without_the_section_key(customer_type, rules_input):
+    draft = rules.create_rule_draft(customer_type, rules_input, admin())
+    assert draft.config["survivorship"]["default"] in ([{"rule": "most_recent"}], ["most_recent"])
+
+
+def test_an_invalid_draft_is_refused_with_paths_and_lines(customer_type):
+    text = CRM_WINS_NAMES.replace("rule: aggregate", "rule: agregate").replace("critical: [credit_limit,",
+                                                                               "critical: [credit_limt,")
+    with pytest.raises(RuleDraftInvalid) as error:
+        rules.create_rule_draft(customer_type, text, admin())
+    messages = error.value.errors
+    assert any(m.startswith("line 9, survivorship.attributes.phone[0].rule: unknown rule 'agregate'") for m in messages)
+    assert any("line 11" in m and "unknown attribute 'credit_limt'" in m for m in messages)
+    assert not EntityConfigVersion.objects.filter(status="draft").exists()
+
+
+def test_only_admins_change_rules(customer_type):
+    with pytest.raises(PermissionDenied):
+        rules.create_rule_draft(customer_type, CRM_WINS_NAMES, steward())
+
+
+def test_versions_are_one_sequence_shared_by_drafts_and_loaded_configs(customer_type):
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin())
+    text = customer_type.config_yaml.replace("name: Customer", "name: Customer account")
+    entity, _, changed = save_entity_config(text)
+    assert changed and entity.version == 3 and draft.version == 2
+    assert list(EntityConfigVersion.objects.filter(entity_type=entity).order_by("version")
+                .values_list("version", "status")) == [(1, "archived"), (2, "draft"), (3, "active")]
+
+
+# --- preview ---------------------------------------------------------------------
+
+def test_the_preview_counts_the_golden_records_that_would_change_and_shows_diffs(customer_type, customers):
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin())
+    versions, events = GoldenRecordVersion.objects.count(), ChangeEvent.objects.count()
+    preview = rules.preview_rule_draft(draft, examples=2)
+    assert preview["total"] == 4 and preview["changed"] == 3 and preview["attributes"] == ["name"]
+    assert preview["examples"] == [
+        {"golden_id": customers[0].golden_id, "diff": {"name": ["Acme Supply Inc.", "Acme Supply"]}},
+        {"golden_id": customers[1].golden_id, "diff": {"name": ["Bolt Co.", "Bolt Company"]}},
+    ]
+    assert (GoldenRecordVersion.objects.count(), ChangeEvent.objects.count()) == (versions, events)
+
+
+def test_the_preview_equals_what_activation_then_does(customer_type, customers, django_capture_on_commit_callbacks):
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES.replace("critical: [credit_limit, payment_terms, tax_id]",
+                                                                          "critical: []"), admin())
+    preview = rules.preview_rule_draft(draft, examples=100)
+    before = {g.golden_id: g.values for g in GoldenRecord.objects.all()}
+    job = activate_now(draft, admin("root"), django_capture_on_commit_callbacks)
+    after = {g.golden_id: g.values for g in GoldenRecord.objects.all()}
+    actual = {gid: {k: [before[gid].get(k), after[gid].get(k)] for k in set(before[gid]) | set(after[gid])
+                    if before[gid].get(k) != after[gid].get(k)} for gid in before}
+    actual = {gid: diff for gid, diff in actual.items() if diff}
+    assert job.status == "completed" and job.processed == job.total == preview["total"] == 4
+    assert job.changed == preview["changed"] == len(actual) == 3
+    assert {e["golden_id"]: e["diff"] for e in preview["examples"]} == actual
+    changed = GoldenRecordVersion.objects.filter(reason="rule_change")
+    assert {v.actor for v in changed} == {"root"} and changed.count() == job.versions_written
+    assert {v.note for v in changed} == {f"rules v{draft.version}"}
+
+
+def test_a_rule_change_that_moves_no_value_previews_as_no_change(customer_type, customers):
+    # The name chain changes after its deciding rule (source_priority): no value moves.
+    text = CRM_WINS_NAMES.replace("[{rule: source_priority, sources: [crm, erp]}]",
+                                  "[{rule: source_priority, sources: [erp, crm, ecom]}, {rule: most_recent}]")
+    preview = rules.preview_rule_draft(rules.create_rule_draft(customer_type, text, admin()))
+    assert preview["changed"] == 0 and preview["examples"] == []
+
+
+def test_an_override_holds_through_a_rule_change(customer_type, customers, django_capture_on_commit_callbacks):
+    from mdm.services.stewardship import set_override
+
+    set_override(golden=customers[0], attribute="name", value="Acme Supply (HQ)", reason="legal name", steward=steward())
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin())
+    assert rules.preview_rule_draft(draft)["changed"] == 2
+    activate_now(draft, admin(), django_capture_on_commit_callbacks)
+    customers[0].refresh_from_db()
+    assert customers[0].values["name"] == "Acme Supply (HQ)"
+    assert customers[0].lineage["name"]["override"]["computed"] == "Acme Supply"
+
+
+# --- activation ------------------------------------------------------------------
+
+def test_activation_switches_the_rules_and_archives_the_old_ones(customer_type, customers,
+                                                                django_capture_on_commit_callbacks):
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin())
+    job = activate_now(draft, admin("root"), django_capture_on_commit_callbacks)
+    customer_type.refresh_from_db()
+    draft.refresh_from_db()
+    assert customer_type.version == draft.version and "# CRM spelling is curated" in customer_type.config_yaml
+    assert draft.status == "active" and draft.activated_by == "root" and draft.activated_at
+    assert EntityConfigVersion.objects.get(entity_type=customer_type, version=1).status == "archived"
+    assert job.config_version == draft and job.percent == 100
+    with pytest.raises(RuleDraftError, match="not a draft"):
+        rules.activate_rule_draft(draft, admin())
+
+
+def test_a_draft_written_before_another_config_change_does_not_revert_it(customer_type, customers,
+                                                                        django_capture_on_commit_callbacks):
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin())
+    save_entity_config(customer_type.config_yaml.replace("name: Customer\n", "name: Customer account\n"))
+    activate_now(draft, admin(), django_capture_on_commit_callbacks)
+    customer = EntityType.objects.get(code="customer")
+    assert customer.name == "Customer account" and customer.config["name"] == "Customer account"
+    assert customer.config["survivorship"]["attributes"]["name"][0]["sources"] == ["crm", "erp"]
+
+
+def test_a_newer_activation_supersedes_a_job_still_running(customer_type, customers):
+    first = rules.activate_rule_draft(rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin()), admin())
+    second = rules.activate_rule_draft(rules.create_rule_draft(customer_type, "default: [most_recent]\n", admin()),
+                                       admin())
+    first.refresh_from_db()
+    assert first.status == "superseded" and second.status == "pending"
+    assert rules.run_recompute_job(first.pk) is None  # a superseded job is never claimed
+    assert rules.run_recompute_job(second.pk).status == "completed"
+    assert rules.run_recompute_job(second.pk) is None  # nor a finished one twice
+
+
+def test_changing_a_loaded_config_recomputes_the_golden_records_too(customer_type, customers,
+                                                                   django_capture_on_commit_callbacks):
+    text = customer_type.config_yaml.replace("name: [{rule: source_priority, sources: [erp, crm, ecom]}",
+                                             "name: [{rule: source_priority, sources: [crm, erp, ecom]}")
+    with django_capture_on_commit_callbacks(execute=True):
+        save_entity_config(text, user="ops")
+    job = RuleChangeJob.objects.get()
+    assert job.status == "completed" and job.changed == 3 and job.created_by == "ops"
+    assert GoldenRecord.objects.get(pk=customers[1].pk).values["name"] == "Bolt Company"
+
+
+# --- the real worker ------------------------------------------------------------------
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_activation_recomputes_in_a_real_celery_worker(celery_worker_process, customer_type, customers):
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin())
+    preview = rules.preview_rule_draft(draft)
+    job = rules.activate_rule_draft(draft, admin())  # committed: the worker picks it up from Redis
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.finished:
+            break
+        time.sleep(0.2)
+    assert job.status == "completed", (job.status, job.error, celery_worker_process.log())
+    assert job.changed == preview["changed"] == 3 and job.processed == 4
+    assert GoldenRecord.objects.get(pk=customers[0].pk).values["name"] == "Acme Supply"
