@@ -382,3 +382,19 @@ def default_survivor(golden_a, golden_b, sizes: dict[int, int]):
     if not candidates:
         return None
     return min(candidates, key=lambda g: (-sizes.get(g.pk, 0), g.pk))
+
+
+def version_as_of(golden: GoldenRecord, when):
+    """The version of ``golden`` in force at ``when`` (the newest one written at or before it), or None.
+
+    Uses ``mdm.selectors.golden_as_of`` when the golden-record services
+    provide it, so the UI and the API read history the same way.
+    """
+    try:
+        from mdm.selectors import golden_as_of  # noqa: PLC0415 - provided by the golden-record services
+    except ImportError:
+        from mdm.models import GoldenRecordVersion
+
+        return (GoldenRecordVersion.objects.filter(golden=golden, created_at__lte=when)
+                .order_by("-created_at", "-version").first())
+    return golden_as_of(golden, when)

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from mdm.models import EntityType, GoldenRecord, Override, SourceRecord, StewardTask, TaskComment
@@ -34,26 +35,37 @@ def golden_search(request):
                        fragments={"search-results": "stewardship/golden/_results.html"})
 
 
-def golden_context(golden: GoldenRecord) -> dict:
-    """Everything the golden record page shows, in a bounded number of queries."""
+def golden_context(golden: GoldenRecord, as_of=None) -> dict:
+    """Everything the golden record page shows, in a bounded number of queries.
+
+    ``as_of``: a past version (``GoldenRecordVersion``) whose values, lineage
+    and members are shown instead of the current ones.
+    """
     entity = golden.entity_type
-    members = list(
-        SourceRecord.objects.filter(golden=golden).select_related("source_system").order_by(
-            "deleted", "source_system__code", "source_id")
-    )
-    overrides = {o.attribute: o for o in Override.objects.filter(golden=golden).select_related("created_by")}
+    if as_of is not None:
+        members = list(SourceRecord.objects.filter(pk__in=as_of.members).select_related("source_system")
+                       .order_by("source_system__code", "source_id"))
+        values, lineage, overrides = as_of.values or {}, as_of.lineage or {}, {}
+    else:
+        members = list(
+            SourceRecord.objects.filter(golden=golden).select_related("source_system").order_by(
+                "deleted", "source_system__code", "source_id")
+        )
+        values, lineage = golden.values or {}, golden.lineage or {}
+        overrides = {o.attribute: o for o in Override.objects.filter(golden=golden).select_related("created_by")}
     labels = {a["name"]: a.get("label") or a["name"].replace("_", " ").capitalize()
               for a in entity.config.get("attributes", [])}
     rows = []
     for spec in entity.attribute_specs:
-        lineage = (golden.lineage or {}).get(spec.name) or {}
-        value = (golden.values or {}).get(spec.name)
-        if value is None and not lineage and spec.name not in overrides:
+        entry = lineage.get(spec.name) or {}
+        value = values.get(spec.name)
+        if value is None and not entry and spec.name not in overrides:
             continue
         rows.append({
             "name": spec.name, "label": labels.get(spec.name, spec.name), "type": spec.type, "value": value,
-            "lineage": lineage, "override": overrides.get(spec.name),
-            "competing": lineage.get("competing") or [],
+            "lineage": entry, "override": overrides.get(spec.name),
+            "as_of_override": bool(entry.get("override")) and as_of is not None,
+            "competing": entry.get("competing") or [],
         })
     empty_attributes = [
         {"name": spec.name, "label": labels.get(spec.name, spec.name)}
@@ -78,7 +90,14 @@ def golden_context(golden: GoldenRecord) -> dict:
 def golden_detail(request, golden_id: str):
     golden = get_object_or_404(GoldenRecord.objects.select_related("entity_type", "merged_into"),
                                golden_id=golden_id)
-    return render_page(request, "stewardship/golden/detail.html", golden_context(golden))
+    when = parse_datetime(request.GET.get("as_of", "").replace(" ", "+")) if request.GET.get("as_of") else None
+    version = selectors.version_as_of(golden, when) if when else None
+    context = golden_context(golden, as_of=version)
+    if when is not None:
+        context.update(as_of=when, as_of_version=version)
+    if request.GET.get("as_of") and when is None:
+        context["action_error"] = "The date to view the record as of was not understood; showing the current state."
+    return render_page(request, "stewardship/golden/detail.html", context)
 
 
 # --- actions ------------------------------------------------------------------------------

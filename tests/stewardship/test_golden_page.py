@@ -154,3 +154,19 @@ def test_search_results_come_as_a_fragment_to_htmx(login, acme):
 def test_a_search_without_results_says_so(login, acme):
     page = login("viewer").get(reverse("stewardship:golden_search"), {"q": "zzz"}).content.decode()
     assert "No golden record found" in page
+
+
+def test_the_page_reads_the_record_as_of_an_earlier_version(login, users, acme):
+    first = acme.versions.get(version=1)
+    steward_services.set_override(golden=acme, attribute="city", value="Round Rock", reason="moved",
+                                  steward=users["steward"])
+    response = page_of(login("viewer"), acme, as_of=first.created_at.isoformat())
+    city = next(r for r in response.context["rows"] if r["name"] == "city")
+    assert city["value"] == "Austin" and response.context["as_of_version"] == first
+    page = response.content.decode()
+    assert "Showing version 1" in page and "Unmerge" not in page
+
+
+def test_a_date_it_cannot_read_is_said_so(login, acme):
+    page = page_of(login("viewer"), acme, as_of="yesterday-ish").content.decode()
+    assert "was not understood" in page
