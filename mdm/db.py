@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 
 def _column_values(model: type[models.Model], field_names: Sequence[str]):
@@ -81,3 +81,45 @@ def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Seq
 
 def _attnames(model, field_names):
     return [model._meta.get_field(name).attname for name in field_names]
+
+
+def update_rows(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence]) -> int:
+    """Set ``field_names`` of many rows: each row is ``(pk, value, …)``.
+
+    PostgreSQL: COPY into a temporary table, one ``UPDATE … FROM``. Elsewhere:
+    Django's ``bulk_update``.
+    """
+    if not rows:
+        return 0
+    attnames = _attnames(model, field_names)
+    if connection.vendor != "postgresql":
+        objs = []
+        for row in rows:
+            obj = model(pk=row[0])
+            for attname, value in zip(attnames, row[1:]):
+                setattr(obj, attname, value)
+            objs.append(obj)
+        return model.objects.bulk_update(objs, list(field_names), batch_size=500)
+    fields = [model._meta.get_field(name) for name in field_names]
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = model._meta.pk
+    tmp = connection.ops.quote_name(f"tmp_update_{model._meta.db_table}")
+    columns = [connection.ops.quote_name(f.column) for f in fields]
+    types = [f.db_type(connection) for f in fields]
+    converters = [
+        (lambda v: None if v is None else json.dumps(v, ensure_ascii=False)) if isinstance(f, models.JSONField) else None
+        for f in fields
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        column_defs = ", ".join(f"{c} {t}" for c, t in zip(columns, types))
+        cursor.execute(f"CREATE TEMPORARY TABLE {tmp} (pk {pk.db_type(connection)}, {column_defs})")
+        with cursor.cursor.copy(f"COPY {tmp} (pk, {', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[0], *[c(v) if c else v for c, v in zip(converters, row[1:])]])
+        assignments = ", ".join(f"{c} = {tmp}.{c}" for c in columns)
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM {tmp} WHERE {table}.{connection.ops.quote_name(pk.column)} = {tmp}.pk"
+        )
+        updated = cursor.rowcount
+        cursor.execute(f"DROP TABLE {tmp}")
+    return updated

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mdm.api.auth import user_has_scope
-from mdm.services.ingest import IngestError, ingest_payloads, resolve_source_and_entity
+from mdm.services.ingest import API_DELETE_MARKER, IngestError, ingest_payloads, resolve_source_and_entity
 
 OutcomeSerializer = inline_serializer(
     "IngestOutcome",
@@ -120,7 +120,7 @@ class SourceRecordDeleteView(APIView):
         from mdm.services.ingest import ResolvedMapping
 
         mapping = ResolvedMapping.for_source(source_obj, entity)
-        payload = {mapping.id_field: source_id, "_deleted": True}
+        payload = {mapping.id_field: source_id, API_DELETE_MARKER: True}
         who = getattr(request.user, "name", None) or getattr(request.user, "username", "")
         result = ingest_payloads(source=source_obj, entity_type=entity, payloads=[payload], submitted_by=str(who))
         return _response(result)

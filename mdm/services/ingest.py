@@ -42,6 +42,7 @@ RECORD_FIELDS = ["entity_type", "source_system", "source_id", "version", "raw", 
                  "golden"]
 VERSION_FIELDS = ["record", "version", "raw", "attributes", "issues", "content_hash", "received_at",
                   "source_updated_at", "deleted", "batch"]
+API_DELETE_MARKER = "_deleted"
 TRUTHY = {"1", "true", "t", "yes", "y", "x", "deleted", "d", "del"}
 
 
@@ -221,6 +222,10 @@ class _ChunkWriter:
         self.specs = self.entity.attribute_specs
         self.attribute_names = set(self.entity.attribute_names)
         self.context = Context(default_region=self.source.default_region or None)
+        # Over the API a delete is always expressible as "_deleted": true,
+        # whatever the source's own delete flag is called.
+        self.deleted_fields = tuple(f for f in (
+            mapping.deleted_field, API_DELETE_MARKER if batch.channel == IngestBatch.Channel.API else "") if f)
         self.seen: dict[str, int] = {}
         self.unmapped: set[str] = set()
         self._columns_checked: set[frozenset] = set()
@@ -236,7 +241,7 @@ class _ChunkWriter:
             fields = self.mapping.fields
             mapped_attrs = set(fields.values())
             plan = []
-            special = {self.mapping.id_field, self.mapping.updated_at_field, self.mapping.deleted_field}
+            special = {self.mapping.id_field, self.mapping.updated_at_field, *self.deleted_fields}
             for column in shape:
                 if column in fields:
                     plan.append((column, fields[column]))
@@ -267,7 +272,7 @@ class _ChunkWriter:
                     "row": row, "source_id": source_id}
         self.seen[source_id] = row.position
 
-        deleted = bool(self.mapping.deleted_field) and _is_truthy(payload.get(self.mapping.deleted_field))
+        deleted = any(_is_truthy(payload.get(f)) for f in self.deleted_fields)
         issues: list[dict] = []
         updated_at = None
         if self.mapping.updated_at_field:
@@ -455,8 +460,6 @@ def ingest_payloads(
     from mdm.readers import read_json_array
 
     mapping = ResolvedMapping.for_source(source, entity_type)
-    # Over the API a delete is always expressible, whatever the file mapping says.
-    mapping.deleted_field = mapping.deleted_field or "_deleted"
     with transaction.atomic():
         batch = start_batch(source=source, entity_type=entity_type, channel=channel, submitted_by=submitted_by)
         return ingest_rows(batch=batch, rows=read_json_array(payloads), mapping=mapping,

@@ -1,0 +1,47 @@
+"""python manage.py match --entity E [--retrain]: match every active record."""
+from __future__ import annotations
+
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from mdm.models import EntityType
+from mdm.services.matching import NotMatchable, match_all
+
+STAGES = ["load", "block, train, score, cluster", "write"]
+
+
+class Command(BaseCommand):
+    help = "Match all active records of an entity type into golden records (trains first if needed)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--entity", required=True)
+        parser.add_argument("--retrain", action="store_true", help="train a new model version first")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **opts):
+        entity = EntityType.objects.filter(code=opts["entity"]).first()
+        if entity is None:
+            raise CommandError(f"unknown entity type {opts['entity']!r}")
+        bar = tqdm(total=len(STAGES), unit=" stage", file=sys.stderr, disable=opts["no_progress"] or None)
+
+        def progress(stage: str) -> None:
+            bar.set_description(stage)
+            if stage != STAGES[0]:
+                bar.update(1)
+
+        started = time.perf_counter()
+        try:
+            stats = match_all(entity, retrain=opts["retrain"], progress=progress)
+        except NotMatchable as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            bar.update(bar.total - bar.n)
+            bar.close()
+        self.stdout.write(f"{entity.code}: {stats.summary()}")
+        if stats.model_version:
+            self.stdout.write(f"model version {stats.model_version}")
+        stages = ", ".join(f"{k} {v:.1f}s" for k, v in stats.stages.items())
+        self.stdout.write(f"done in {time.perf_counter() - started:.1f}s ({stages})")

@@ -1,0 +1,553 @@
+"""Matching in the hub: incremental (each ingest's task) and batch (``match``).
+
+The engine (``matching``) is pure; this module feeds it records from the
+database and turns its decisions into golden-record memberships, stored link
+decisions, steward tasks and recomputed golden records.
+
+Invariants:
+- Every active source record belongs to exactly one golden record.
+- Golden IDs are stable: a record that stays with its cluster keeps its
+  golden ID; a re-run continues existing golden records (largest overlap)
+  and never renames one.
+- Steward decisions (``MatchDecision.origin = steward``) are constraints the
+  engine never overrides: ``match`` = must-link, ``no_match`` = cannot-link.
+- Matching of one entity type is serialised by a row lock on its
+  ``EntityType``: two tasks cannot both create a golden record for two
+  records that match each other.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from matching.engine import Constraints, MatchEngine
+from matching.standardize import Context, standardize_record
+from mdm.db import insert_rows, update_rows
+from mdm.models import (
+    BlockingKey, EntityType, GoldenRecord, MatchDecision, MatchModel, SourceRecord, StewardTask,
+)
+from mdm.models.events import ChangeEvent
+from mdm.services import golden as golden_service
+
+log = logging.getLogger(__name__)
+Report = Callable[[str], None]
+
+
+class NotMatchable(Exception):
+    """The entity type has no matching settings."""
+
+
+# --- engine and model -----------------------------------------------------------
+
+_engines: dict[tuple[int, int, int | None], MatchEngine] = {}
+
+
+def match_settings(entity: EntityType) -> dict:
+    settings = entity.config.get("matching")
+    if not settings:
+        raise NotMatchable(f"entity type {entity.code!r} has no matching settings")
+    return settings
+
+
+def active_model(entity: EntityType) -> MatchModel | None:
+    return MatchModel.objects.filter(entity_type=entity, active=True).order_by("-version").first()
+
+
+def engine_for(entity: EntityType, model: MatchModel | None = None) -> MatchEngine:
+    """A compiled engine for the entity type's settings and its active model (cached per version)."""
+    model = model if model is not None else active_model(entity)
+    key = (entity.pk, entity.version, model.pk if model else None)
+    engine = _engines.get(key)
+    if engine is None:
+        engine = MatchEngine(match_settings(entity), model=model.parameters if model else None)
+        if len(_engines) > 32:
+            _engines.clear()
+        _engines[key] = engine
+    return engine
+
+
+def save_model(entity: EntityType, engine: MatchEngine, stats: dict) -> MatchModel:
+    """Store the engine's freshly trained model as the entity type's next active version."""
+    last = MatchModel.objects.filter(entity_type=entity).order_by("-version").values_list("version", flat=True).first()
+    MatchModel.objects.filter(entity_type=entity, active=True).update(active=False)
+    return MatchModel.objects.create(
+        entity_type=entity, version=(last or 0) + 1, settings=match_settings(entity),
+        parameters=engine.model.to_dict(), training_stats=stats, active=True,
+    )
+
+
+def _lock_entity(entity: EntityType) -> None:
+    EntityType.objects.select_for_update().filter(pk=entity.pk).exists()
+
+
+def steward_constraints(entity: EntityType, record_ids: Iterable[int] | None = None) -> Constraints:
+    qs = MatchDecision.objects.filter(entity_type=entity, origin=MatchDecision.Origin.STEWARD)
+    if record_ids is not None:
+        ids = list(record_ids)
+        qs = qs.filter(Q(record_a_id__in=ids) | Q(record_b_id__in=ids))
+    must, cannot = [], []
+    for a, b, state in qs.values_list("record_a_id", "record_b_id", "state"):
+        if state == MatchDecision.State.MATCH:
+            must.append((a, b))
+        elif state == MatchDecision.State.NO_MATCH:
+            cannot.append((a, b))
+    return Constraints(must_link=must, cannot_link=cannot)
+
+
+def explanation(engine: MatchEngine, record_a: tuple, record_b: tuple) -> dict:
+    """The engine's explanation in the hub's shape (UI, tasks, API)."""
+    raw = engine.explain(record_a, record_b)
+    return {
+        "prior_weight": round(raw["prior_weight"], 4),
+        "match_weight": round(raw["total_weight"], 4),
+        "probability": round(raw["probability"], 6),
+        "comparisons": [
+            {"name": t["comparison"], "level": t["level"], "weight": round(t["weight"], 4),
+             "tf_adjustment": round(t["tf_adjustment"], 4), "m": t["m"], "u": t["u"],
+             "attribute": t["attribute"], "values": [_plain(t["value_a"]), _plain(t["value_b"])]}
+            for t in raw["comparisons"]
+        ],
+        "rules": [{"name": r["rule"], "weight": round(r["weight"], 4)} for r in raw["rules"]],
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _engine_record(rid: int, source: str, attributes: dict) -> tuple:
+    return (rid, source, attributes)
+
+
+# --- results ------------------------------------------------------------------------
+
+@dataclass
+class MatchStats:
+    records: int = 0
+    goldens_created: int = 0
+    goldens_retired: int = 0
+    goldens_changed: int = 0
+    moved: int = 0
+    possible_tasks: int = 0
+    merge_tasks: int = 0
+    actions: Counter = field(default_factory=Counter)
+    stages: dict = field(default_factory=dict)
+    engine: dict = field(default_factory=dict)
+    model_version: int | None = None
+
+    def summary(self) -> str:
+        parts = [f"{self.records} records", f"{self.goldens_created} golden records created"]
+        if self.goldens_retired:
+            parts.append(f"{self.goldens_retired} retired (merged)")
+        if self.moved:
+            parts.append(f"{self.moved} records moved")
+        parts.append(f"{self.possible_tasks} possible-match and {self.merge_tasks} merge-proposal tasks")
+        if self.actions:
+            parts.append(", ".join(f"{k}: {v}" for k, v in sorted(self.actions.items())))
+        return "; ".join(parts)
+
+
+# --- batch ------------------------------------------------------------------------------
+
+def load_engine_records(entity: EntityType, *, chunk: int = 5000) -> tuple[list[tuple], dict[int, int]]:
+    """All active records as engine tuples, and their current golden pk (streamed from the DB)."""
+    records, existing = [], {}
+    qs = (SourceRecord.objects.filter(entity_type=entity, deleted=False)
+          .values_list("id", "source_system__code", "attributes", "golden_id").order_by("id"))
+    for rid, source, attributes, golden_pk in qs.iterator(chunk_size=chunk):
+        records.append((rid, source, attributes))
+        if golden_pk is not None:
+            existing[rid] = golden_pk
+    return records, existing
+
+
+def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report | None = None,
+              progress: Callable[[str], None] | None = None, truth_pairs=None) -> MatchStats:
+    """Match every active record of the entity type (train first when asked or when no model exists)."""
+    if isinstance(entity, str):
+        entity = EntityType.objects.get(code=entity)
+    if entity.config.get("prices"):
+        from mdm.services.prices import resolve_price_records
+
+        return resolve_price_records(entity, None)
+    stats = MatchStats()
+    step = progress or (lambda stage: None)
+    t0 = time.perf_counter()
+    step("load")
+    records, existing = load_engine_records(entity)
+    stats.records = len(records)
+    stats.stages["load"] = time.perf_counter() - t0
+    if not records:
+        return stats
+    model = None if retrain else active_model(entity)
+    engine = MatchEngine(match_settings(entity), model=model.parameters if model else None)
+    constraints = steward_constraints(entity)
+    step("block, train, score, cluster")
+    result = engine.run(records, existing=existing, constraints=constraints, train=True if model is None else None,
+                        truth_pairs=truth_pairs)
+    stats.engine = result.stats
+    for stage in ("block", "train", "score", "cluster"):
+        if stage in result.stats:
+            stats.stages[stage] = result.stats[stage]["seconds"]
+    t0 = time.perf_counter()
+    step("write")
+    with transaction.atomic():
+        _lock_entity(entity)
+        if model is None:
+            model = save_model(entity, engine, {k: v for k, v in result.stats.items() if k in ("train", "block")})
+        stats.model_version = model.version
+        _write_batch(entity, engine, records, existing, result, stats)
+    stats.stages["write"] = time.perf_counter() - t0
+    if report:
+        report(f"  {entity.code}: {stats.summary()}")
+    return stats
+
+
+def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -> None:
+    now = timezone.now()
+    by_id = {r[0]: r for r in records}
+    # 1. Golden record per output cluster: the one it continues, else a new one.
+    new_needed = [c for c in result.clusters if c.continues is None]
+    fresh = iter(golden_service.create_goldens(entity, len(new_needed)))
+    golden_of_cluster: list[int] = []
+    for cluster in result.clusters:
+        golden_of_cluster.append(cluster.continues if cluster.continues is not None else next(fresh).pk)
+    stats.goldens_created = len(new_needed)
+    target = {}
+    for k, cluster in enumerate(result.clusters):
+        for rid in cluster.records:
+            target[rid] = golden_of_cluster[k]
+    moves = [(rid, g) for rid, g in target.items() if existing.get(rid) != g]
+    stats.moved = sum(1 for rid, _ in moves if rid in existing)
+    update_rows(SourceRecord, ["golden"], moves)
+    SourceRecord.objects.filter(entity_type=entity, needs_match=True).update(needs_match=False)
+
+    # 2. Existing golden records no cluster continues: retired into where most of their records went.
+    continued = {c.continues for c in result.clusters if c.continues is not None}
+    abandoned: dict[int, Counter] = defaultdict(Counter)
+    for rid, old in existing.items():
+        if old not in continued and rid in target:
+            abandoned[old][target[rid]] += 1
+    event_types: dict[int, str] = {}
+    for old, destinations in abandoned.items():
+        survivor = destinations.most_common(1)[0][0]
+        GoldenRecord.objects.filter(pk=old).update(status=GoldenRecord.Status.RETIRED, merged_into_id=survivor)
+        event_types[old] = ChangeEvent.Type.RETIRED
+        event_types.setdefault(survivor, ChangeEvent.Type.MERGED)
+    stats.goldens_retired = len(abandoned)
+
+    # 3. Blocking keys of every active record, rebuilt.
+    BlockingKey.objects.filter(entity_type=entity)._raw_delete(connection.alias)
+    key_rows = [(entity.pk, key, rid) for rid, _, attributes in records for key in engine.blocking_keys(attributes)]
+    insert_rows(BlockingKey, ["entity_type", "key", "record"], key_rows)
+
+    # 4. Automatic link decisions: the scored pairs inside each cluster, and possible matches.
+    MatchDecision.objects.filter(entity_type=entity, origin=MatchDecision.Origin.AUTO)._raw_delete(connection.alias)
+    steward_pairs = set(MatchDecision.objects.filter(entity_type=entity).values_list("record_a_id", "record_b_id"))
+    pairs = result.pairs
+    decision_rows = []
+    auto = engine.settings.thresholds.auto
+    cluster_of = result.cluster_of
+    for a, b, p in zip(pairs["record_a"].tolist(), pairs["record_b"].tolist(), pairs["probability"].tolist()):
+        if p < auto or cluster_of[a] != cluster_of[b]:
+            continue
+        key = (min(a, b), max(a, b))
+        if key not in steward_pairs:
+            decision_rows.append((entity.pk, key[0], key[1], MatchDecision.State.MATCH, MatchDecision.Origin.AUTO,
+                                  round(p, 6), {}, now, ""))
+            steward_pairs.add(key)
+
+    # 5. Steward tasks: possible matches and merge proposals between golden records.
+    wanted: dict[str, StewardTask] = {}
+    for pm in result.possible_matches:
+        ga, gb = golden_of_cluster[pm.cluster_a], golden_of_cluster[pm.cluster_b]
+        key = (min(pm.record_a, pm.record_b), max(pm.record_a, pm.record_b))
+        if key not in steward_pairs:
+            decision_rows.append((entity.pk, key[0], key[1], MatchDecision.State.POSSIBLE, MatchDecision.Origin.AUTO,
+                                  round(pm.probability, 6), {}, now, ""))
+            steward_pairs.add(key)
+        wanted.setdefault(_pair_key("match", ga, gb), _match_task(
+            entity, StewardTask.Kind.POSSIBLE_MATCH, ga, gb, pm.record_a, pm.record_b, pm.linkage,
+            explanation(engine, by_id[pm.record_a], by_id[pm.record_b])))
+    for mp in result.merge_proposals:
+        ga, gb = golden_of_cluster[mp.cluster_a], golden_of_cluster[mp.cluster_b]
+        wanted.setdefault(_pair_key("match", ga, gb), _match_task(
+            entity, StewardTask.Kind.MERGE_PROPOSAL, ga, gb, mp.record_a, mp.record_b, mp.linkage,
+            explanation(engine, by_id[mp.record_a], by_id[mp.record_b])))
+    insert_rows(MatchDecision, ["entity_type", "record_a", "record_b", "state", "origin", "probability",
+                                "explanation", "decided_at", "note"], decision_rows)
+    opened = _sync_match_tasks(entity, wanted)
+    stats.possible_tasks = sum(1 for t in opened if t.kind == StewardTask.Kind.POSSIBLE_MATCH)
+    stats.merge_tasks = sum(1 for t in opened if t.kind == StewardTask.Kind.MERGE_PROPOSAL)
+
+    # 6. Golden values, versions and events for every golden whose membership changed.
+    touched = {g for _, g in moves} | {existing[rid] for rid, _ in moves if rid in existing} | set(event_types)
+    untouched_new = set(golden_of_cluster) - touched
+    touched |= {g for g in untouched_new if g not in continued}
+    recomputed = golden_service.recompute(entity, touched, reason="match", event_types=event_types)
+    stats.goldens_changed = len(recomputed.changed)
+    _after_membership_change(entity, touched)
+
+
+def _pair_key(prefix: str, a: int, b: int) -> str:
+    return f"{prefix}:{min(a, b)}:{max(a, b)}"
+
+
+def _match_task(entity, kind, golden_a, golden_b, record_a, record_b, probability, explain) -> StewardTask:
+    uncertainty = 1.0 - abs(probability - 0.5) * 2  # 1.0 at p = 0.5, 0 at certainty
+    return StewardTask(
+        kind=kind, entity_type=entity, golden_id=golden_a, other_golden_id=golden_b,
+        record_id=record_a, other_record_id=record_b, dedupe_key=_pair_key("match", golden_a, golden_b),
+        title="", probability=round(probability, 6), priority=round(20 + 30 * uncertainty, 3),
+        details={"probability": round(probability, 6), "records": [record_a, record_b], "explanation": explain},
+    )
+
+
+def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, full: bool = True) -> list[StewardTask]:
+    """Open wanted match tasks not yet open; on a full re-match, dismiss open automatic ones no longer wanted."""
+    kinds = [StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL]
+    open_keys = set(StewardTask.objects.filter(entity_type=entity, kind__in=kinds, status=StewardTask.Status.OPEN)
+                    .values_list("dedupe_key", flat=True))
+    if full:
+        stale = open_keys - set(wanted)
+        if stale:
+            StewardTask.objects.filter(entity_type=entity, kind__in=kinds, status=StewardTask.Status.OPEN,
+                                       dedupe_key__in=stale).update(
+                status=StewardTask.Status.DISMISSED, resolution="superseded",
+                resolution_note="No longer a possible match after re-matching.", resolved_at=timezone.now())
+    new = [t for key, t in wanted.items() if key not in open_keys]
+    names = dict(GoldenRecord.objects.filter(pk__in={t.golden_id for t in new} | {t.other_golden_id for t in new})
+                 .values_list("pk", "golden_id"))
+    for task in new:
+        task.title = f"{names.get(task.golden_id)} ↔ {names.get(task.other_golden_id)}"
+    StewardTask.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+    return new
+
+
+def _after_membership_change(entity: EntityType, golden_pks: Iterable[int]) -> None:
+    """Prices reference customers and products through golden IDs: re-resolve them."""
+    if entity.code not in ("customer", "product"):
+        return
+    try:
+        from mdm.services.prices import reresolve_prices_for_goldens
+    except ImportError:  # prices arrive with the golden-record services
+        return
+    reresolve_prices_for_goldens(list(golden_pks))
+
+
+# --- incremental ---------------------------------------------------------------------------
+
+def _block_caps(engine: MatchEngine) -> tuple[dict[str, int], int]:
+    blocking = engine.settings.blocking
+    return {p.name: p.max_block_size for p in blocking.passes if p.max_block_size}, blocking.max_block_size
+
+
+def candidate_ids(entity: EntityType, engine: MatchEngine, keys: list[str], exclude: int | None = None) -> list[int]:
+    """Records sharing a blocking key, skipping keys shared by more records than the
+    pass's ``max_block_size`` (the same cap the batch applies)."""
+    if not keys:
+        return []
+    counts = dict(BlockingKey.objects.filter(entity_type=entity, key__in=keys)
+                  .values("key").annotate(n=Count("id")).values_list("key", "n"))
+    caps, default_cap = _block_caps(engine)
+    usable = [k for k in keys if 0 < counts.get(k, 0) <= caps.get(k.partition(":")[0], default_cap)]
+    if not usable:
+        return []
+    ids = set(BlockingKey.objects.filter(entity_type=entity, key__in=usable).values_list("record_id", flat=True))
+    ids.discard(exclude)
+    return sorted(ids)
+
+
+def _candidates_with_clusters(entity: EntityType, ids: list[int], exclude: int | None):
+    """Candidate records plus every other member of their golden records (cluster-as-a-whole scoring)."""
+    rows = list(SourceRecord.objects.filter(pk__in=ids, deleted=False)
+                .values_list("id", "source_system__code", "attributes", "golden_id"))
+    goldens = {g for *_, g in rows if g is not None}
+    have = {r[0] for r in rows}
+    if goldens:
+        rows += list(SourceRecord.objects.filter(golden_id__in=goldens, deleted=False).exclude(pk__in=have)
+                     .values_list("id", "source_system__code", "attributes", "golden_id"))
+    rows = [r for r in rows if r[0] != exclude]
+    return [(r[0], r[1], r[2]) for r in rows], {r[0]: r[3] for r in rows if r[3] is not None}
+
+
+def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict:
+    """The ingest task: claim the given records still pending and match each one."""
+    entity = EntityType.objects.get(pk=entity_type_id)
+    if entity.config.get("prices"):
+        from mdm.services.prices import resolve_price_records
+
+        with transaction.atomic():
+            claimed = list(SourceRecord.objects.select_for_update(skip_locked=True)
+                           .filter(pk__in=record_ids, needs_match=True).values_list("pk", flat=True))
+            SourceRecord.objects.filter(pk__in=claimed).update(needs_match=False)
+            resolve_price_records(entity, claimed)
+        return {"claimed": len(claimed)}
+    if not entity.config.get("matching"):
+        return {"claimed": 0, "skipped": "no matching settings"}
+    if active_model(entity) is None:
+        # Nothing trained yet: a batch run trains on everything there is and matches it all.
+        stats = match_all(entity)
+        return {"claimed": stats.records, "batch": True}
+    actions: Counter = Counter()
+    with transaction.atomic():
+        _lock_entity(entity)
+        claimed = list(SourceRecord.objects.select_for_update(skip_locked=True)
+                       .filter(pk__in=record_ids, needs_match=True).select_related("source_system").order_by("pk"))
+        if not claimed:
+            return {"claimed": 0}
+        engine = engine_for(entity)
+        touched: set[int] = set()
+        event_types: dict[int, str] = {}
+        for record in claimed:
+            action = _match_one(entity, engine, record, touched, event_types)
+            actions[action] += 1
+        SourceRecord.objects.filter(pk__in=[r.pk for r in claimed]).update(needs_match=False)
+        golden_service.recompute(entity, touched, reason="ingest", event_types=event_types)
+        _after_membership_change(entity, touched)
+    return {"claimed": len(claimed), **actions}
+
+
+def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, touched: set[int],
+               event_types: dict[int, str]) -> str:
+    old_golden = record.golden_id
+    BlockingKey.objects.filter(record=record).delete()
+    if record.deleted:
+        if old_golden:
+            SourceRecord.objects.filter(pk=record.pk).update(golden=None)
+            touched.add(old_golden)
+        return "deleted"
+    keys = engine.blocking_keys(record.attributes)
+    BlockingKey.objects.bulk_create([BlockingKey(entity_type=entity, key=k, record=record) for k in keys])
+    ids = candidate_ids(entity, engine, keys, exclude=record.pk)
+    if old_golden:
+        # Its own golden record's other members are candidates too: staying put is an option.
+        ids = sorted(set(ids) | set(SourceRecord.objects.filter(golden_id=old_golden, deleted=False)
+                                     .exclude(pk=record.pk).values_list("pk", flat=True)))
+    candidates, cluster_of = _candidates_with_clusters(entity, ids, exclude=record.pk)
+    me = _engine_record(record.pk, record.source_system.code, record.attributes)
+    constraints = steward_constraints(entity, [record.pk])
+    decision = engine.match_record(me, candidates, cluster_of, constraints)
+    by_id = {c[0]: c for c in candidates}
+    action = decision.action
+    alone = old_golden is not None and not SourceRecord.objects.filter(golden_id=old_golden, deleted=False).exclude(pk=record.pk).exists()
+
+    def goes_to(golden_pk: int | None) -> int:
+        if golden_pk is None:
+            if old_golden is not None and alone:
+                golden_pk = old_golden  # a record on its own keeps its golden ID
+            else:
+                golden_pk = golden_service.create_goldens(entity, 1)[0].pk
+        if golden_pk != old_golden:
+            SourceRecord.objects.filter(pk=record.pk).update(golden_id=golden_pk)
+            if old_golden:
+                touched.add(old_golden)
+        touched.add(golden_pk)
+        record.golden_id = golden_pk
+        return golden_pk
+
+    now = timezone.now()
+    if action in ("join", "merge_proposal", "merge"):
+        target = decision.cluster_id if not isinstance(decision.cluster_id, tuple) else None
+        mine = goes_to(target)
+        if isinstance(decision.cluster_id, tuple):  # a candidate that had no golden record yet
+            SourceRecord.objects.filter(pk=decision.cluster_id[1]).update(golden_id=mine)
+        best = max((m for m in decision.clusters if m.cluster_id == decision.cluster_id),
+                   key=lambda m: m.probability, default=None)
+        if best is not None:
+            _record_decision(entity, record.pk, best.best_record_id, MatchDecision.State.MATCH, best.best_probability, now)
+        if action == "merge":
+            for other in decision.merge_cluster_ids:
+                if isinstance(other, tuple) or other == mine:
+                    continue
+                SourceRecord.objects.filter(golden_id=other).update(golden_id=mine)
+                GoldenRecord.objects.filter(pk=other).update(status=GoldenRecord.Status.RETIRED, merged_into_id=mine)
+                event_types[other] = ChangeEvent.Type.RETIRED
+                event_types[mine] = ChangeEvent.Type.MERGED
+                touched.update({other, mine})
+        elif action == "merge_proposal":
+            wanted = {}
+            for m in decision.clusters:
+                if m.cluster_id in decision.merge_cluster_ids and not isinstance(m.cluster_id, tuple):
+                    wanted[_pair_key("match", mine, m.cluster_id)] = _match_task(
+                        entity, StewardTask.Kind.MERGE_PROPOSAL, mine, m.cluster_id, record.pk, m.best_record_id,
+                        m.probability, explanation(engine, me, by_id[m.best_record_id]))
+            _sync_match_tasks(entity, wanted, full=False)
+    else:  # new or possible
+        mine = goes_to(None)
+        if action == "possible":
+            wanted = {}
+            for m in decision.possible:
+                other = m.cluster_id
+                if isinstance(other, tuple):
+                    other = SourceRecord.objects.filter(pk=other[1]).values_list("golden_id", flat=True).first()
+                if other is None or other == mine:
+                    continue
+                _record_decision(entity, record.pk, m.best_record_id, MatchDecision.State.POSSIBLE,
+                                 m.best_probability, now)
+                wanted[_pair_key("match", mine, other)] = _match_task(
+                    entity, StewardTask.Kind.POSSIBLE_MATCH, mine, other, record.pk, m.best_record_id,
+                    m.probability, explanation(engine, me, by_id[m.best_record_id]))
+            _sync_match_tasks(entity, wanted, full=False)
+    return action
+
+
+def _record_decision(entity, a: int, b: int, state: str, probability: float, now) -> None:
+    """Store an automatic decision unless a steward already decided the pair."""
+    lo, hi = min(a, b), max(a, b)
+    existing = MatchDecision.objects.filter(record_a_id=lo, record_b_id=hi).first()
+    if existing is None:
+        MatchDecision.objects.create(entity_type=entity, record_a_id=lo, record_b_id=hi, state=state,
+                                     origin=MatchDecision.Origin.AUTO, probability=round(probability, 6))
+    elif existing.origin == MatchDecision.Origin.AUTO:
+        MatchDecision.objects.filter(pk=existing.pk).update(state=state, probability=round(probability, 6),
+                                                            decided_at=now)
+
+
+# --- search before create ------------------------------------------------------------------
+
+def match_candidate(entity: EntityType, attributes: dict, source=None, limit: int = 10) -> list[dict]:
+    """Rank golden records a candidate record would match; stores nothing.
+
+    ``attributes`` are canonical attribute names with raw values (as a
+    source would send them after mapping); they are standardized first.
+    """
+    engine = engine_for(entity)
+    if engine.model is None:
+        raise NotMatchable(f"no trained model for {entity.code!r} yet; run `manage.py match --entity {entity.code}`")
+    std = standardize_record(entity.attribute_specs, attributes,
+                             Context(default_region=getattr(source, "default_region", None) or "US"))
+    me = _engine_record(0, source.code if source else "_candidate", std.attributes)
+    ids = candidate_ids(entity, engine, engine.blocking_keys(std.attributes))
+    candidates, cluster_of = _candidates_with_clusters(entity, ids, exclude=None)
+    if not candidates:
+        return []
+    decision = engine.match_record(me, candidates, cluster_of)
+    by_id = {c[0]: c for c in candidates}
+    golden_ids = dict(GoldenRecord.objects.filter(pk__in=[m.cluster_id for m in decision.clusters
+                                                          if not isinstance(m.cluster_id, tuple)])
+                      .values_list("pk", "golden_id"))
+    thresholds = engine.settings.thresholds
+    ranked = []
+    for m in sorted(decision.clusters, key=lambda m: -m.probability)[:limit]:
+        if isinstance(m.cluster_id, tuple):
+            continue
+        band = "match" if m.probability >= thresholds.auto else "possible" if m.probability >= thresholds.review else "distinct"
+        ranked.append({
+            "golden_id": golden_ids[m.cluster_id], "probability": m.probability, "band": band,
+            "best_record_id": m.best_record_id, "members": m.members,
+            "explanation": explanation(engine, me, by_id[m.best_record_id]),
+        })
+    return ranked
