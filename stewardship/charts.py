@@ -50,7 +50,8 @@ def explanation_chart(explanation: dict | None, *, width: int = 540, row: int = 
     ``explanation`` is the matcher's: ``{"prior_weight", "match_weight",
     "probability", "comparisons": [{"name", "level", "weight", "values"}]}``.
     The prior and the total are drawn as the first and last rows so the
-    steward reads the sum: prior + each comparison = total match weight.
+    steward reads the sum: prior + each comparison (+ each rule that held)
+    = total match weight.
     """
     if not explanation or not explanation.get("comparisons"):
         return None
@@ -64,6 +65,9 @@ def explanation_chart(explanation: dict | None, *, width: int = 540, row: int = 
             "weight": float(comparison.get("weight") or 0.0), "kind": "comparison",
             "values": comparison.get("values"),
         })
+    for rule in explanation.get("rules") or []:  # business rules that held for the pair (e.g. same tax ID)
+        rows.append({"name": f"rule {rule.get('name', '')}", "level": "", "weight": float(rule.get("weight") or 0.0),
+                     "kind": "comparison", "values": None})
     total = explanation.get("match_weight")
     if total is None:
         total = sum(r["weight"] for r in rows)

@@ -52,7 +52,8 @@ def compare_rows(specs, labels: dict[str, str], left: dict, right: dict, explana
     """One row per declared attribute either side has, in the entity type's order."""
     levels = {}
     for comparison in (explanation or {}).get("comparisons") or []:
-        levels[str(comparison.get("name"))] = comparison
+        # A comparison names the attribute it read when that differs from its own name.
+        levels.setdefault(str(comparison.get("attribute") or comparison.get("name")), comparison)
     rows = []
     for spec in specs:
         a, b = left.get(spec.name), right.get(spec.name)
