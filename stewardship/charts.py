@@ -40,7 +40,7 @@ def ticks(maximum: float, count: int = 4) -> list[float]:
 
 def fmt(value: float) -> str:
     if abs(value - round(value)) < 1e-9:
-        return f"{int(round(value)):,}"
+        return f"{round(value):,}"
     return f"{value:,.1f}"
 
 
@@ -135,26 +135,39 @@ def stacked_hbar(rows: Sequence[tuple[str, Sequence[tuple[str, float]]]], colors
 
 def histogram(counts: dict[int, dict[str, int]], bins: int, *, width: int = 560, height: int = 200,
               order: Sequence[str] = ("no_match", "possible", "match")) -> dict:
-    """Stacked columns per probability bin (left 0, right 1), coloured by decision state."""
+    """Stacked columns per probability bin (left 0, right 1), coloured by decision state.
+
+    The height is on a square-root scale: a good model piles thousands of
+    pairs at 1.0, and on a linear scale the few dozen in the review band,
+    the ones a steward cares about, would not show at all. Ticks are
+    labelled with real counts.
+    """
     left, bottom_pad, top_pad = 44, 22, 8
     plot_w, plot_h = width - left - 8, height - bottom_pad - top_pad
     totals = [sum(counts.get(i, {}).values()) for i in range(bins)]
     maximum = nice_max(max(totals, default=0), counts=True)
+    root = math.sqrt(maximum)
+
+    def height_of(n: float) -> float:
+        return math.sqrt(max(n, 0)) / root * plot_h
+
     col_w = plot_w / bins
     columns = []
     for i in range(bins):
         y = top_pad + plot_h
         parts = []
+        stacked = 0
         for state in order:
             n = counts.get(i, {}).get(state, 0)
             if not n:
                 continue
-            h = n / maximum * plot_h
+            h = height_of(stacked + n) - height_of(stacked)
+            stacked += n
             y -= h
             parts.append({"y": y, "h": h, "color": STATE_COLORS.get(state, "#94a3b8"), "state": state, "n": n})
         columns.append({"x": left + i * col_w + 1, "w": col_w - 2, "parts": parts, "total": totals[i],
                         "range": f"{i / bins:.2f}–{(i + 1) / bins:.2f}"})
-    y_ticks = [{"y": top_pad + plot_h - t / maximum * plot_h, "label": fmt(t)} for t in ticks(maximum)]
+    y_ticks = [{"y": top_pad + plot_h - height_of(t), "label": fmt(t)} for t in ticks(maximum)]
     x_labels = [{"x": left + plot_w * f, "label": f"{f:.2g}"} for f in (0, 0.25, 0.5, 0.75, 1)]
     return {"width": width, "height": height, "columns": columns, "y_ticks": y_ticks, "x_labels": x_labels,
             "left": left, "right": width - 8, "base_y": top_pad + plot_h, "label_y": height - 6,

@@ -53,7 +53,9 @@ def compare_rows(specs, labels: dict[str, str], left: dict, right: dict, explana
     levels = {}
     for comparison in (explanation or {}).get("comparisons") or []:
         # A comparison names the attribute it read when that differs from its own name.
-        levels.setdefault(str(comparison.get("attribute") or comparison.get("name")), comparison)
+        # (a match key such as "mpn__compact" belongs to its attribute, "mpn").
+        attribute = str(comparison.get("attribute") or comparison.get("name") or "").split("__", 1)[0]
+        levels.setdefault(attribute, comparison)
     rows = []
     for spec in specs:
         a, b = left.get(spec.name), right.get(spec.name)

@@ -272,7 +272,7 @@ def golden_counts() -> dict[str, int]:
 def publishing_status():
     """Publishing failures per subscription, once publishing exists (issue 6's selector)."""
     try:
-        from mdm.selectors_publishing import subscription_status  # noqa: PLC0415 - optional until publishing lands
+        from mdm.selectors_publishing import subscription_status
     except ImportError:
         return None
     return subscription_status()
@@ -391,10 +391,26 @@ def version_as_of(golden: GoldenRecord, when):
     provide it, so the UI and the API read history the same way.
     """
     try:
-        from mdm.selectors import golden_as_of  # noqa: PLC0415 - provided by the golden-record services
+        from mdm.selectors import golden_as_of
     except ImportError:
         from mdm.models import GoldenRecordVersion
 
         return (GoldenRecordVersion.objects.filter(golden=golden, created_at__lte=when)
                 .order_by("-created_at", "-version").first())
     return golden_as_of(golden, when)
+
+
+def relationships(golden: GoldenRecord, limit: int = 50) -> dict:
+    """The golden records this one hangs under (parent, bill-to …) and those hanging under it, by kind.
+
+    Read from ``GoldenRelationship`` (kept by the hierarchy service on every
+    recompute); unresolved links (the referenced record has not arrived)
+    are listed with the source's reference.
+    """
+    from mdm.models import GoldenRelationship
+
+    up = list(GoldenRelationship.objects.filter(child=golden).select_related("parent", "parent_source")
+              .order_by("kind", "parent_ref")[:limit])
+    down = list(GoldenRelationship.objects.filter(parent=golden).exclude(child=golden)
+                .select_related("child", "via_record__source_system").order_by("kind", "child__golden_id")[:limit])
+    return {"up": up, "down": down}

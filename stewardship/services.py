@@ -57,8 +57,7 @@ def store_upload(*, uploaded, source, entity_type, user, file_format: str = "", 
     original = Path(uploaded.name).name
     path = folder / f"{uuid.uuid4().hex}-{get_valid_filename(original)[:100] or 'upload'}"
     with open(path, "wb") as handle:
-        for chunk in uploaded.chunks():
-            handle.write(chunk)
+        handle.writelines(uploaded.chunks())
     try:
         lines = count_lines(path)
         lower = original.lower()

@@ -30,8 +30,14 @@ from django.utils import timezone
 from mdm.benchmarks.common import database_label, percentile
 from mdm.db import bulk_insert, insert_rows
 from mdm.models import (
-    EntityConfigVersion, EntityType, GoldenRecord, GoldenRecordVersion, SourceRecord, SourceRecordVersion,
-    SourceSystem, StewardTask,
+    EntityConfigVersion,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    SourceRecord,
+    SourceRecordVersion,
+    SourceSystem,
+    StewardTask,
 )
 from mdm.roles import STEWARDS
 from mdm.services.entity_config import save_entity_config

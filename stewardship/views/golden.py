@@ -83,6 +83,7 @@ def golden_context(golden: GoldenRecord, as_of=None) -> dict:
         "comments": TaskComment.objects.filter(golden=golden).select_related("author").order_by("-created_at")[:50],
         "tasks": tasks,
         "absorbed": list(GoldenRecord.objects.filter(merged_into=golden).values_list("golden_id", flat=True)[:50]),
+        "links": selectors.relationships(golden),
     }
 
 

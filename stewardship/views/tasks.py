@@ -18,7 +18,14 @@ from mdm.models import SourceRecord, StewardTask, TaskComment
 from mdm.services import stewardship as services
 from stewardship import charts, compare, selectors
 from stewardship.filters import TaskFilter, assignable_users
-from stewardship.forms import AssignForm, CloseTaskForm, CommentForm, ConflictForm, MatchActionForm, VersionedForm
+from stewardship.forms import (
+    AssignForm,
+    CloseTaskForm,
+    CommentForm,
+    ConflictForm,
+    MatchActionForm,
+    VersionedForm,
+)
 from stewardship.permissions import STEWARD, VIEWER, role_required
 from stewardship.rendering import go, render_page
 from stewardship.services import add_comment
@@ -103,6 +110,8 @@ def match_context(task: StewardTask) -> dict:
         "rows": rows, "explanation": explanation, "chart": charts.explanation_chart(explanation),
         "probability": probability, "survivor": survivor,
         "same_golden": golden_a is not None and golden_a == golden_b,
+        # Matching titles tasks by golden IDs; the steward reads names.
+        "heading": " ↔ ".join(g.display_name or g.golden_id for g in (golden_a, golden_b) if g) or task.title,
         "counts": {m: sum(1 for r in rows if r["mark"] == m) for m in ("same", "similar", "different", "missing")},
     }
 
@@ -127,7 +136,10 @@ def conflict_context(task: StewardTask) -> dict:
     attribute = attributes[0] if attributes else None
     current = (golden.values or {}).get(attribute) if golden and attribute else None
     lineage = (golden.lineage or {}).get(attribute) if golden and attribute else None
+    labels = {a["name"]: a.get("label") or a["name"].replace("_", " ").capitalize()
+              for a in task.entity_type.config.get("attributes", [])}
     return {"values": values, "attribute": attribute, "attributes": attributes, "current": current,
+            "attribute_label": labels.get(attribute, attribute),
             "lineage": lineage, "problem": details.get("problem"), "is_price": task.kind == Kind.PRICE_CONFLICT,
             "details": details}
 

@@ -7,7 +7,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from mdm.models import EntityConfigVersion, GoldenRecord, IngestBatch, MatchDecision, SourceRecord, StewardTask
+from mdm.models import (
+    EntityConfigVersion,
+    GoldenRecord,
+    IngestBatch,
+    MatchDecision,
+    SourceRecord,
+    StewardTask,
+)
 from tests.browser.conftest import shot, sign_in
 from tests.stewardship.hub import HOSTILE
 
@@ -69,7 +76,7 @@ def test_review_a_possible_match_and_merge_it_with_the_keyboard(page, users, hub
 
 
 def test_mark_a_pair_not_a_match(page, users, pair):
-    a, b, task = pair
+    _a, _b, task = pair
     sign_in(page, "stella")
     page.goto(f"/tasks/{task.pk}/")
     page.fill("#decision-note", "different tax IDs")
@@ -83,7 +90,7 @@ def test_mark_a_pair_not_a_match(page, users, pair):
 
 
 def test_a_second_steward_on_the_same_task_is_told_someone_was_faster(browser, live_server, page, users, pair):
-    a, b, task = pair
+    _a, _b, task = pair
     sign_in(page, "stella")
     page.goto(f"/tasks/{task.pk}/")
     other = browser.new_context(base_url=live_server.url)

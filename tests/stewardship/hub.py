@@ -9,9 +9,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from mdm.models import GoldenRecord, SourceRecord, StewardTask
+from mdm.readers import read_json_array
 from mdm.roles import ADMINS, STEWARDS, VIEWERS
 from mdm.services import golden as golden_service
-from mdm.readers import read_json_array
 from mdm.services.ingest import ResolvedMapping, ingest_rows, start_batch
 from mdm.services.sources import set_mapping
 

@@ -15,7 +15,7 @@ def conflict(hub):
 
 
 def test_the_page_lists_each_competing_value_with_its_source_and_dates(login, conflict):
-    golden, task = conflict
+    _golden, task = conflict
     response = login("steward").get(reverse("stewardship:task", args=[task.pk]))
     page = response.content.decode()
     values = response.context["values"]
@@ -47,7 +47,7 @@ def test_typing_a_value_standardizes_and_keeps_it(login, conflict):
 
 
 def test_a_resolution_without_a_reason_is_refused_and_nothing_changes(login, conflict):
-    golden, task = conflict
+    _golden, task = conflict
     response = login("steward").post(reverse("stewardship:task_resolve", args=[task.pk]), {
         "version": task.version, "choice": "custom", "custom_value": "20000", "reason": ""})
     assert response.status_code == 400

@@ -170,3 +170,11 @@ def test_the_page_reads_the_record_as_of_an_earlier_version(login, users, acme):
 def test_a_date_it_cannot_read_is_said_so(login, acme):
     page = page_of(login("viewer"), acme, as_of="yesterday-ish").content.decode()
     assert "was not understood" in page
+
+
+def test_the_hierarchy_lists_parents_and_children(login, hub):
+    parent = hub.customer("Acme Holdings", source="crm", id="P-1")
+    child = hub.customer("Acme Supply West", source="crm", parent_id="P-1")
+    hierarchy = page_of(login("viewer"), child).content.decode()
+    assert 'id="hierarchy"' in hierarchy and parent.golden_id in hierarchy and "Hangs under" in hierarchy
+    assert child.golden_id in page_of(login("viewer"), parent).content.decode()

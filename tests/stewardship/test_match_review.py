@@ -70,7 +70,7 @@ def test_an_htmx_merge_answers_with_the_next_location_for_the_content_area(login
 
 
 def test_not_a_match_keeps_them_apart_for_good(login, pair):
-    a, b, task = pair
+    _a, _b, task = pair
     response = login("steward").post(reverse("stewardship:task_not_a_match", args=[task.pk]),
                                       {"version": task.version, "note": "different tax IDs"})
     assert response.status_code == 302
