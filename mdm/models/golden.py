@@ -27,6 +27,10 @@ class GoldenRecord(models.Model):
     values = models.JSONField(default=dict, blank=True)
     lineage = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=0)
+    # "<digest of values>:<digest of lineage, status, members>" as of the
+    # current version: recompute tells a change without reading the stored
+    # JSON back (see mdm.services.golden.fingerprint).
+    fingerprint = models.CharField(max_length=80, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

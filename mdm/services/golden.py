@@ -9,13 +9,16 @@ in it, so history and events cannot be forgotten by one path.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from mdm.models import (
@@ -91,6 +94,9 @@ def display_name(entity: EntityType, values: dict) -> str:
 @dataclass
 class RecomputeResult:
     changed: list[GoldenRecord] = field(default_factory=list)
+    # Pks of the changed golden records whose *values* changed (not only
+    # lineage, status or members): what a rule-change preview counts.
+    values_changed: list[int] = field(default_factory=list)
     unchanged: int = 0
     conflicts_opened: int = 0
     conflicts_closed: int = 0
@@ -98,13 +104,18 @@ class RecomputeResult:
 
 def contributions_for(golden_pks: Sequence[int]) -> dict[int, list[Contribution]]:
     members: dict[int, list[Contribution]] = defaultdict(list)
+    # The attributes arrive as JSON text and are parsed with orjson: reading
+    # the members is most of a recompute's database time.
     rows = (
         SourceRecord.objects.filter(golden_id__in=golden_pks, deleted=False)
-        .values_list("golden_id", "id", "source_system__code", "source_id", "attributes", "issues",
+        .annotate(attributes_text=Cast("attributes", TextField()))
+        .values_list("golden_id", "id", "source_system__code", "source_id", "attributes_text", "issues",
                      "source_updated_at", "received_at")
     )
+    loads = orjson.loads
     for golden_pk, rid, source, source_id, attributes, issues, updated, received in rows:
-        members[golden_pk].append(Contribution(rid, source, source_id, attributes, issues or (), updated, received))
+        members[golden_pk].append(Contribution(rid, source, source_id, loads(attributes), issues or (), updated,
+                                               received))
     return members
 
 
@@ -123,6 +134,11 @@ def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | Non
     draft's preview); ``rules`` passes its compiled rules so a preview over
     many chunks compiles them once.
     """
+    return _compute(entity, golden_pks, config=config, rules=rules)[0]
+
+
+def _compute(entity, golden_pks, *, config=None, rules=None):
+    """``compute`` plus the cross-reference of the members read on the way: {record id: (source, source ID)}."""
     config = config or entity.config
     if rules is None:
         rules = rules_for(entity, config if config is not entity.config else None)
@@ -141,7 +157,8 @@ def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | Non
         from mdm.services.prices import enrich_price_results
 
         enrich_price_results(entity, config, out)
-    return out
+    xref = {c.record_id: (c.source, c.source_id) for contributions in members.values() for c in contributions}
+    return out, xref
 
 
 def recompute(
@@ -169,30 +186,42 @@ def recompute(
     return result
 
 
+def _json(value) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a value orjson does not know (never expected): the standard library's view of it
+        import json
+
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()
+
+
+def fingerprint(values_json: bytes, lineage_json: bytes, status: str, members: list[int]) -> str:
+    """Digest of a golden record's state: values, then lineage + status + members."""
+    first = hashlib.blake2b(values_json, digest_size=16).hexdigest()
+    rest = hashlib.blake2b(lineage_json, digest_size=16)
+    rest.update(f"|{status}|{','.join(map(str, members))}".encode())
+    return f"{first}:{rest.hexdigest()}"
+
+
 def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_version, result: RecomputeResult) -> None:
+    from mdm.services import bulk
+
     now = timezone.now()
-    # Lock in id order so two recomputes touching the same goldens cannot deadlock.
-    goldens = list(GoldenRecord.objects.select_for_update().filter(pk__in=pks).order_by("pk"))
-    computed = compute(entity, pks)
-    member_ids = {pk: ids for pk, (_, ids) in computed.items()}
-    xref = {
-        rid: (source, source_id)
-        for rid, source, source_id in SourceRecord.objects.filter(
-            id__in=[i for ids in member_ids.values() for i in ids]
-        ).values_list("id", "source_system__code", "source_id")
-    }
-    # The members each golden had at its current version, in one query.
-    last_members = dict(
-        GoldenRecordVersion.objects.filter(golden_id__in=pks, version=F("golden__version"))
-        .values_list("golden_id", "members")
-    )
+    # Lock in id order so two recomputes touching the same goldens cannot
+    # deadlock. The stored values and lineage are not read back: the
+    # fingerprint tells whether anything changed.
+    goldens = list(GoldenRecord.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+                   .defer("values", "lineage"))
+    computed, xref = _compute(entity, pks)
     retired_targets = dict(
         GoldenRecord.objects.filter(pk__in=[g.merged_into_id for g in goldens if g.merged_into_id])
         .values_list("pk", "golden_id")
     )
+    memo = bulk.JSONMemo()
     versions, events, changed = [], [], []
     all_conflicts: dict[int, list] = {}
     for golden in goldens:
+        golden.entity_type = entity  # the payload names it; no query per record
         gr, members = computed[golden.pk]
         if golden.status == GoldenRecord.Status.RETIRED:
             status = GoldenRecord.Status.RETIRED
@@ -201,17 +230,22 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
             status = GoldenRecord.Status.ACTIVE if members else GoldenRecord.Status.EMPTY
             values, lineage = gr.values, gr.lineage
             all_conflicts[golden.pk] = gr.conflicts
-        previous_members = last_members.get(golden.pk)
-        same = (golden.version > 0 and golden.values == values and golden.lineage == lineage
-                and golden.status == status and previous_members == members)
+        values_json, lineage_json = _json(values), _json(lineage)
+        state = fingerprint(values_json, lineage_json, status, members)
+        same = golden.version > 0 and golden.fingerprint == state
         if same and not force_version and golden.pk not in event_types:
             result.unchanged += 1
             continue
+        if golden.fingerprint.partition(":")[0] != state.partition(":")[0]:
+            result.values_changed.append(golden.pk)
+        # Written as serialised here, once, for the record, its version and its event.
+        memo[id(values)], memo[id(lineage)] = values_json.decode(), lineage_json.decode()
         created = golden.version == 0
         golden.version += 1
         golden.values = values
         golden.lineage = lineage
         golden.status = status
+        golden.fingerprint = state
         golden.display_name = display_name(entity, values)
         golden.updated_at = now
         changed.append(golden)
@@ -231,13 +265,15 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
             payload=golden_payload(golden, [xref[i] for i in members], merged_into=merged_into or None),
         ))
     if changed:
-        GoldenRecord.objects.bulk_update(changed, ["version", "values", "lineage", "status", "display_name",
-                                                   "updated_at"], batch_size=500)
-        GoldenRecordVersion.objects.bulk_create(versions, batch_size=500)
-        created_events = ChangeEvent.objects.bulk_create(events, batch_size=500)
+        # COPY-based writes on PostgreSQL (see mdm.services.bulk): the ORM's
+        # bulk_update/bulk_create cost more than survivorship itself here.
+        bulk.update(GoldenRecord, changed, ["version", "values", "lineage", "status", "fingerprint", "display_name",
+                                            "updated_at"], memo=memo)
+        bulk.insert(GoldenRecordVersion, versions, memo=memo)
+        bulk.insert(ChangeEvent, events, need_ids=True, memo=memo)
         from mdm.services.outbox import events_written
 
-        events_written(created_events)
+        events_written(events)
     result.changed.extend(changed)
     opened, closed = sync_conflict_tasks(entity, all_conflicts)
     result.conflicts_opened += opened

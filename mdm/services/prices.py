@@ -134,7 +134,7 @@ class PriceSettings:
     product_units: dict
     key: tuple
     tolerance: Decimal
-    compare_sources: frozenset
+    compare_sources: tuple
     conversions: dict  # (from, to) -> Decimal
     customer_entity: str | None
     product_entity: str | None
@@ -155,7 +155,7 @@ class PriceSettings:
             product_units={**DEFAULT_PRODUCT_UNITS, **(section.get("product_units") or {})},
             key=tuple(section.get("key") or DEFAULT_KEY),
             tolerance=Decimal(str(section.get("tolerance", 0.05))),
-            compare_sources=frozenset(section.get("compare_sources") or ["erp", "crm"]),
+            compare_sources=tuple(section.get("compare_sources") or ["erp", "crm"]),
             conversions=conversions,
             customer_entity=references.get(attributes["customer"]),
             product_entity=references.get(attributes["product"]),
@@ -593,7 +593,8 @@ def _price_conflicts(resolved: list[dict], settings: PriceSettings, overridden: 
         ))
     compared = [d for d, r in zip(described, resolved)
                 if d["source"] in settings.compare_sources and r["unit_price_base"] is not None]
-    if len({d["source"] for d in compared}) >= 2 and attrs["unit_price"] not in overridden:
+    sources = {d["source"] for d in compared}
+    if len(sources) >= 2 and attrs["unit_price"] not in overridden:
         amounts = [Decimal(d["unit_price_base"]) for d in compared]
         high, low = max(amounts), min(amounts)
         if high - low > settings.tolerance * max(abs(high), abs(low)):
@@ -603,7 +604,8 @@ def _price_conflicts(resolved: list[dict], settings: PriceSettings, overridden: 
             conflicts.append(PriceConflict(
                 attribute=attrs["unit_price"], values=compared, problem="price_mismatch",
                 key="price_mismatch:" + hashlib.sha256(fingerprint.encode()).hexdigest(),
-                title_text=(f"{' vs '.join(sorted({d['source'].upper() for d in compared}))} prices differ by "
+                title_text=(f"{' vs '.join(c.upper() for c in settings.compare_sources if c in sources)} "
+                            f"prices differ by "
                             f"{spread:.1%} per {base}"),
                 task_details={"problem": "price_mismatch", "attributes": [attrs["unit_price"], attrs["uom"]],
                               "prices": compared, "tolerance": float(settings.tolerance), "spread": round(spread, 6),

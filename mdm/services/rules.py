@@ -131,6 +131,11 @@ def draft_section(draft: EntityConfigVersion) -> dict:
     return draft.config.get("survivorship") or {}
 
 
+def validate_rules(entity: EntityType, survivorship: dict | str) -> dict:
+    """The parsed survivorship section, or ``RuleDraftInvalid`` listing every problem (forms call this)."""
+    return _parse_section(entity, survivorship)[0]
+
+
 def _parse_section(entity: EntityType, survivorship: dict | str) -> tuple[dict, str]:
     """(section, its YAML text) from a mapping or text; validated against the entity's attributes."""
     from mdm.services.entity_config import EntityConfigInvalid, _nearest_line, parse_yaml, validate_entity_config
@@ -398,10 +403,9 @@ def run_recompute_job(job_id: int) -> RuleChangeJob | None:
                     log.info("rule change job %s stopped: %s", job.pk, current.status)
                     return current
                 entity.refresh_from_db(fields=["config", "config_yaml", "version"])
-                before = dict(GoldenRecord.objects.filter(pk__in=pks).values_list("pk", "values"))
                 result = golden_service.recompute(entity, pks, reason=GoldenRecordVersion.Reason.RULE_CHANGE,
                                                   actor=job.created_by or "system", note=note)
-                changed = sum(1 for g in result.changed if g.values != before.get(g.pk))
+                changed = len(result.values_changed)
                 RuleChangeJob.objects.filter(pk=job.pk).update(
                     processed=F("processed") + len(pks), changed=F("changed") + changed,
                     versions_written=F("versions_written") + len(result.changed), last_pk=pks[-1],

@@ -197,6 +197,7 @@ def merge_goldens(*, survivor: GoldenRecord, others: Iterable[GoldenRecord], ste
         locked = _lock_goldens([survivor.pk, *other_pks])
         target = locked[survivor.pk]
         entity = target.entity_type
+        _require_matched(entity)
         for golden in locked.values():
             _require_active(golden, entity)
         members = _members(locked)
@@ -271,6 +272,7 @@ def unmerge_record(*, record: SourceRecord, steward, note: str = "") -> GoldenRe
         locked = _lock_goldens([golden_pk])
         golden = locked[golden_pk]
         entity = golden.entity_type
+        _require_matched(entity)
         current = SourceRecord.objects.select_for_update().get(pk=record.pk)
         if current.golden_id != golden.pk:
             raise StewardActionError(f"{record} moved to another golden record meanwhile; reload and try again.")
@@ -322,6 +324,7 @@ def split_golden(*, golden: GoldenRecord, groups: Sequence[Sequence[int]], stewa
         locked = _lock_goldens([golden.pk])
         current = locked[golden.pk]
         entity = current.entity_type
+        _require_matched(entity)
         _require_active(current, entity)
         members = _members(locked)[current.pk]
         missing, unknown = sorted(set(members) - set(flat)), sorted(set(flat) - set(members))
@@ -512,6 +515,15 @@ def _require_steward(user) -> None:
         raise PermissionDenied("Steward actions are taken by a person with the Stewards role.")
     if not user.is_active or not is_steward(user):
         raise PermissionDenied(f"{user.get_username()} is not a data steward.")
+
+
+def _require_matched(entity) -> None:
+    if entity.config.get("prices") is not None:
+        # Golden prices are grouped by their key (customer, product, currency,
+        # unit, window), not by matching: a regroup would undo a manual merge.
+        raise StewardActionError(
+            f"{entity.name} golden records are grouped by customer, product, currency and validity, not merged "
+            "by hand; correct the source prices or override a value instead.")
 
 
 def _require_active(golden: GoldenRecord, entity) -> None:

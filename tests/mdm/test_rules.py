@@ -221,3 +221,44 @@ def test_activation_recomputes_in_a_real_celery_worker(celery_worker_process, cu
     assert job.status == "completed", (job.status, job.error, celery_worker_process.log())
     assert job.changed == preview["changed"] == 3 and job.processed == 4
     assert GoldenRecord.objects.get(pk=customers[0].pk).values["name"] == "Acme Supply"
+
+
+# --- the admin -------------------------------------------------------------------------
+
+def test_admins_draft_preview_and_activate_rules_in_the_django_admin(admin_client, customer_type, customers,
+                                                                     django_capture_on_commit_callbacks):
+    add = admin_client.get(f"/admin/mdm/entityconfigversion/add/?entity_type={customer_type.pk}")
+    assert add.status_code == 200 and "source_priority" in add.content.decode()  # prefilled with today's rules
+    bad = admin_client.post("/admin/mdm/entityconfigversion/add/", {
+        "entity_type": customer_type.pk, "rules_yaml": CRM_WINS_NAMES.replace("maximum", "maximun"), "note": ""})
+    assert bad.status_code == 200 and "unknown rule &#x27;maximun&#x27;" in bad.content.decode()
+    good = admin_client.post("/admin/mdm/entityconfigversion/add/", {
+        "entity_type": customer_type.pk, "rules_yaml": CRM_WINS_NAMES, "note": "CRM names"})
+    assert good.status_code == 302
+    draft = EntityConfigVersion.objects.get(status="draft")
+    assert draft.created_by == "admin" and draft.note == "CRM names"
+    preview = admin_client.get(f"/admin/mdm/entityconfigversion/{draft.pk}/preview/")
+    page = preview.content.decode()
+    assert "<strong>3</strong> of 4 active golden records would change" in page and "Bolt Company" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        activated = admin_client.post(f"/admin/mdm/entityconfigversion/{draft.pk}/activate/")
+    assert activated.status_code == 302
+    assert RuleChangeJob.objects.get().status == "completed"
+    jobs = admin_client.get("/admin/mdm/rulechangejob/").content.decode()
+    assert "4 / 4" in jobs
+
+
+def test_editing_survivorship_in_the_entity_type_admin_makes_a_draft(admin_client, customer_type, customers):
+    url = f"/admin/mdm/entitytype/{customer_type.pk}/change/"
+    inline = {"versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0", "versions-MAX_NUM_FORMS": "0"}
+    text = customer_type.config_yaml.replace("name: [{rule: source_priority, sources: [erp, crm, ecom]}",
+                                             "name: [{rule: source_priority, sources: [crm, erp, ecom]}")
+    response = admin_client.post(url, {"config_yaml": text, "active": "on", **inline})
+    assert response.status_code == 302
+    customer_type.refresh_from_db()
+    assert customer_type.version == 1  # nothing active changed
+    draft = EntityConfigVersion.objects.get(status="draft")
+    assert draft.config["survivorship"]["attributes"]["name"][0]["sources"] == ["crm", "erp", "ecom"]
+    both = text.replace("name: Customer\n", "name: Client\n")
+    refused = admin_client.post(url, {"config_yaml": both, "active": "on", **inline})
+    assert refused.status_code == 200 and "through a rule draft" in refused.content.decode()

@@ -1,0 +1,166 @@
+"""Golden prices: references resolved through the cross-reference, units compared, conflicts raised."""
+from __future__ import annotations
+
+import pytest
+
+from golden_helpers import fresh, golden_of, ingest, steward
+from mdm.models import GoldenRecord, PriceResolution, SourceRecord, StewardTask
+from mdm.services import stewardship
+from mdm.services.entity_config import EntityConfigInvalid, check_entity_config
+from mdm.services.prices import resolve_price_records, window_clusters
+from mdm.services.stewardship import StewardActionError
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def price_type(entity_types):
+    return entity_types["price"]
+
+
+@pytest.fixture
+def acme(customer_type, erp, crm):
+    """One golden customer known to the ERP as C100 and to the CRM as A-1."""
+    return golden_of(customer_type, *ingest(erp, customer_type, {"id": "C100", "name": "Acme Supply"}),
+                     *ingest(crm, customer_type, {"id": "A-1", "name": "Acme Supply"}))
+
+
+@pytest.fixture
+def gloves(product_type, erp, crm):
+    """One golden product, sold by the each (EA) and packed 12 to a case (CS)."""
+    return golden_of(product_type,
+                     *ingest(erp, product_type, {"id": "P1", "name": "Nitrile gloves", "base_uom": "EA",
+                                                 "pack_uom": "CS", "pack_qty": "12"}),
+                     *ingest(crm, product_type, {"id": "CP1", "name": "Nitrile Gloves"}))
+
+
+def price(source, price_type, **values):
+    """Ingest one price record and resolve it, as the match task does for prices."""
+    record, = ingest(source, price_type, {"currency": "USD", **values})
+    resolve_price_records(price_type, [record.pk])
+    return fresh(record)
+
+
+def open_conflicts():
+    return list(StewardTask.objects.filter(kind="price_conflict", status="open"))
+
+
+def test_prices_in_cases_and_eaches_compare_in_the_base_unit(price_type, acme, gloves, erp, crm):
+    in_cases = price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="120.00", uom="case")
+    in_eaches = price(crm, price_type, id="Q1", customer_id="A-1", product_id="CP1", unit_price="10.20", uom="EA")
+    assert in_cases.golden == in_eaches.golden
+    golden = in_cases.golden
+    assert golden.golden_id.startswith("PRC-")
+    assert golden.values["customer"] == acme.golden_id and golden.values["product"] == gloves.golden_id
+    assert golden.values["unit_price"] == "120.00" and golden.values["uom"] == "CS"  # the ERP wins
+    assert golden.values["base_uom"] == "EA" and golden.values["unit_price_base"] == "10"
+    assert golden.lineage["customer"]["rule"] == "cross_reference"
+    assert open_conflicts() == []  # 10.00 vs 10.20 per EA is within 5 %
+
+
+def test_erp_and_crm_prices_apart_beyond_the_tolerance_raise_one_price_conflict(price_type, acme, gloves, erp, crm):
+    price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="120.00", uom="CS")
+    quote = price(crm, price_type, id="Q1", customer_id="A-1", product_id="CP1", unit_price="11.00", uom="EA")
+    task, = open_conflicts()
+    assert task.golden == quote.golden and task.details["problem"] == "price_mismatch"
+    assert "ERP vs CRM prices differ by 9.1% per EA" in task.title
+    assert sorted(p["unit_price_base"] for p in task.details["prices"]) == ["10", "11"]
+    resolve_price_records(price_type, SourceRecord.objects.filter(entity_type=price_type).values_list("id", flat=True))
+    assert len(open_conflicts()) == 1  # deduplicated across re-resolutions
+    price(crm, price_type, id="Q1", customer_id="A-1", product_id="CP1", unit_price="10.00", uom="EA")
+    assert open_conflicts() == [] and fresh(task).status == "dismissed"
+
+
+def test_overlapping_windows_for_one_key_raise_a_conflict_and_disjoint_ones_are_separate_prices(
+        price_type, acme, gloves, erp, crm):
+    last_year = price(erp, price_type, id="E0", customer_id="C100", product_id="P1", unit_price="110", uom="CS",
+                      valid_from="2023-01-01", valid_to="2023-12-31")
+    this_year = price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="120", uom="CS",
+                      valid_from="2024-01-01", valid_to="2024-12-31")
+    assert last_year.golden != this_year.golden and open_conflicts() == []
+    quote = price(crm, price_type, id="Q1", customer_id="A-1", product_id="CP1", unit_price="10", uom="EA",
+                  valid_from="2024-06-01")
+    assert quote.golden == fresh(this_year).golden
+    task, = open_conflicts()
+    assert task.details["problem"] == "window_overlap" and task.golden == quote.golden
+    assert {(p["valid_from"], p["valid_to"]) for p in task.details["prices"]} == {
+        ("2024-01-01", "2024-12-31"), ("2024-06-01", None)}
+
+
+def test_an_unknown_reference_is_kept_with_a_note_and_resolves_when_the_record_arrives(
+        price_type, customer_type, gloves, erp):
+    early = price(erp, price_type, id="E1", customer_id="C999", product_id="P1", unit_price="120", uom="CS")
+    golden = early.golden
+    assert "customer" not in golden.values and golden.values["customer_id"] == "C999"
+    assert golden.values["data_quality"][0]["code"] == "unresolved_customer"
+    newcomer = golden_of(customer_type, *ingest(erp, customer_type, {"id": "C999", "name": "Late Arrival Inc"}))
+    golden.refresh_from_db()
+    assert golden.values["customer"] == newcomer.golden_id and "data_quality" not in golden.values
+    assert PriceResolution.objects.get(record=early).customer_golden == newcomer
+
+
+def test_merging_customers_regroups_their_prices_and_unmerging_separates_them_again(
+        price_type, customer_type, gloves, erp, crm):
+    erp_acme = golden_of(customer_type, *ingest(erp, customer_type, {"id": "C100", "name": "Acme"}))
+    crm_acme = golden_of(customer_type, *ingest(crm, customer_type, {"id": "A-1", "name": "Acme"}))
+    contract = price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="120", uom="CS")
+    quote = price(crm, price_type, id="Q1", customer_id="A-1", product_id="CP1", unit_price="13", uom="EA")
+    assert contract.golden != quote.golden and open_conflicts() == []
+    stewardship.merge_goldens(survivor=erp_acme, others=[crm_acme], steward=steward())
+    assert fresh(contract).golden == fresh(quote).golden
+    assert fresh(contract).golden.values["customer"] == erp_acme.golden_id
+    task, = open_conflicts()  # now the same customer: 10 vs 13 per EA
+    stewardship.unmerge_record(record=SourceRecord.objects.get(source_id="A-1"), steward=steward())
+    assert fresh(contract).golden != fresh(quote).golden
+    assert fresh(quote).golden.values["customer"] == crm_acme.golden_id  # the revived golden customer
+    assert fresh(task).status == "dismissed"
+
+
+def test_a_price_conflict_is_resolved_by_picking_a_sources_price_and_unit(price_type, acme, gloves, erp, crm):
+    price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="120.00", uom="CS")
+    quote = price(crm, price_type, id="Q1", customer_id="A-1", product_id="CP1", unit_price="11.00", uom="EA")
+    task, = open_conflicts()
+    golden = stewardship.resolve_conflict(task=task, steward=steward(), record_id=quote.pk, reason="CRM quote agreed")
+    assert (golden.values["unit_price"], golden.values["uom"], golden.values["unit_price_base"]) == ("11.00", "EA", "11")
+    resolve_price_records(price_type, [quote.pk])
+    assert open_conflicts() == []  # the steward's override answers it
+
+
+def test_golden_prices_are_not_merged_by_hand(price_type, acme, gloves, erp):
+    a = price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="1", uom="EA",
+              valid_to="2029-12-31")
+    b = price(erp, price_type, id="E2", customer_id="C100", product_id="P1", unit_price="1", uom="EA",
+              valid_from="2030-01-01")
+    with pytest.raises(StewardActionError, match="not merged by hand"):
+        stewardship.merge_goldens(survivor=a.golden, others=[b.golden], steward=steward())
+
+
+def test_an_unknown_unit_is_compared_only_with_itself(price_type, acme, gloves, erp, crm):
+    pallet = price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="5000", uom="PL")
+    each = price(crm, price_type, id="Q1", customer_id="A-1", product_id="CP1", unit_price="10", uom="EA")
+    assert pallet.golden != each.golden
+    assert pallet.golden.values["data_quality"][0]["code"] == "no_unit_conversion"
+
+
+def test_validity_windows_cluster_when_they_overlap():
+    from datetime import date
+
+    d = date.fromisoformat
+    items = [(1, d("2024-01-01"), d("2024-03-31")), (2, d("2024-03-01"), None), (3, None, d("2023-12-31")),
+             (4, d("2022-01-01"), d("2022-06-30"))]
+    assert window_clusters(items) == [[3, 4], [1, 2]]
+
+
+@pytest.mark.parametrize("section, message", [
+    ("tolerance: 5", "a fraction between 0 and 1"),
+    ("compare_sources: erp", "a list of source system codes"),
+    ("key: [customer, colour]", "unknown key part 'colour'"),
+    ("uom_conversions: [{from: DZ, to: EA}]", "needs from, to"),
+    ("attributes: {customer: buyer}", "unknown attribute 'buyer'"),
+])
+def test_the_prices_section_is_validated(section, message):
+    from tests.conftest import ENTITY_DIR
+
+    text = (ENTITY_DIR / "price.yaml").read_text().split("\nprices:")[0] + f"\nprices:\n  {section}\n"
+    with pytest.raises(EntityConfigInvalid, match=message):
+        check_entity_config(text, "price.yaml")
