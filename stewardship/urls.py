@@ -27,6 +27,7 @@ urlpatterns = [
     # golden records
     path("golden/", golden.golden_search, name="golden_search"),
     path("golden/<str:golden_id>/", golden.golden_detail, name="golden"),
+    path("golden/<str:golden_id>/tree/", golden.golden_tree, name="golden_tree"),
     path("golden/<str:golden_id>/unmerge/<int:record_id>/", golden.golden_unmerge, name="golden_unmerge"),
     path("golden/<str:golden_id>/split/", golden.golden_split, name="golden_split"),
     path("golden/<str:golden_id>/override/", golden.golden_override, name="golden_override"),

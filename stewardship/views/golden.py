@@ -9,6 +9,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from mdm.models import EntityType, GoldenRecord, Override, SourceRecord, StewardTask, TaskComment
+from mdm import selectors as mdm_selectors
 from mdm.services import stewardship as services
 from stewardship import selectors
 from stewardship.forms import ClearOverrideForm, CommentForm, NoteForm, OverrideForm, SplitForm
@@ -55,10 +56,12 @@ def golden_context(golden: GoldenRecord, as_of=None) -> dict:
         overrides = {o.attribute: o for o in Override.objects.filter(golden=golden).select_related("created_by")}
     labels = {a["name"]: a.get("label") or a["name"].replace("_", " ").capitalize()
               for a in entity.config.get("attributes", [])}
+    # The current state reads lineage the way the API does (mdm.selectors.explain).
+    explained = mdm_selectors.explain(golden) if as_of is None and golden.status != GoldenRecord.Status.RETIRED else {}
     rows = []
     for spec in entity.attribute_specs:
-        entry = lineage.get(spec.name) or {}
-        value = values.get(spec.name)
+        entry = explained.get(spec.name) or lineage.get(spec.name) or {}
+        value = entry["value"] if "value" in entry and spec.name in explained else values.get(spec.name)
         if value is None and not entry and spec.name not in overrides:
             continue
         rows.append({
@@ -99,6 +102,14 @@ def golden_detail(request, golden_id: str):
     if request.GET.get("as_of") and when is None:
         context["action_error"] = "The date to view the record as of was not understood; showing the current state."
     return render_page(request, "stewardship/golden/detail.html", context)
+
+
+@role_required(VIEWER)
+def golden_tree(request, golden_id: str):
+    """The whole account hierarchy around a golden record (ancestors, nested children, other links)."""
+    golden = get_object_or_404(GoldenRecord.objects.select_related("entity_type"), golden_id=golden_id)
+    tree = mdm_selectors.customer_tree(golden)
+    return render_page(request, "stewardship/golden/tree.html", {"golden": golden, "tree": tree})
 
 
 # --- actions ------------------------------------------------------------------------------

@@ -178,3 +178,13 @@ def test_the_hierarchy_lists_parents_and_children(login, hub):
     hierarchy = page_of(login("viewer"), child).content.decode()
     assert 'id="hierarchy"' in hierarchy and parent.golden_id in hierarchy and "Hangs under" in hierarchy
     assert child.golden_id in page_of(login("viewer"), parent).content.decode()
+
+
+def test_the_whole_tree_page_nests_the_children(login, hub):
+    top = hub.customer("Acme Group", source="crm", id="G-1")
+    mid = hub.customer("Acme Holdings", source="crm", id="P-1", parent_id="G-1")
+    leaf = hub.customer("Acme Supply West", source="crm", parent_id="P-1")
+    page = login("viewer").get(reverse("stewardship:golden_tree", args=[top.golden_id])).content.decode()
+    assert page.index(mid.golden_id) < page.index(leaf.golden_id) and page.count('<ul class="tree">') == 2
+    leaf_page = login("viewer").get(reverse("stewardship:golden_tree", args=[leaf.golden_id])).content.decode()
+    assert f"{top.golden_id}</a> Acme Group ›" in leaf_page
