@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import django_filters
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
-from mdm.models import EntityType, SourceSystem, StewardTask
+from mdm.models import EntityType, SourceRecord, SourceSystem, StewardTask
 from stewardship import selectors
 
 STATUS_CHOICES = [("open", "Open"), ("resolved", "Resolved"), ("dismissed", "Dismissed"), ("all", "Any status")]
@@ -43,8 +43,13 @@ class TaskFilter(django_filters.FilterSet):
 
     def filter_source(self, queryset, name, value):
         # A task concerns a source when it names it, or when one of its records comes from it.
+        # EXISTS per task (a primary-key lookup each) rather than joins: joining the
+        # source records twice under an OR made PostgreSQL hash the whole table.
+        from_source = SourceRecord.objects.filter(source_system=value)
         return queryset.filter(
-            Q(source_system=value) | Q(record__source_system=value) | Q(other_record__source_system=value)
+            Q(source_system=value)
+            | Exists(from_source.filter(pk=OuterRef("record_id")))
+            | Exists(from_source.filter(pk=OuterRef("other_record_id")))
         )
 
     def filter_age(self, queryset, name, value):

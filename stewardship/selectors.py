@@ -308,7 +308,9 @@ def search_goldens(query: str, *, entity_code: str = "", include_inactive: bool 
             seen.add(golden.pk)
             hits.append(SearchHit(golden, how))
 
-    exact = GoldenRecord.objects.select_related("entity_type").filter(golden_id__iexact=text).first()
+    # Golden IDs are upper case (CUS-000123): an exact match on the upper-cased
+    # text uses the unique index, where iexact would scan every golden record.
+    exact = GoldenRecord.objects.select_related("entity_type").filter(golden_id=text.upper()).first()
     if exact is not None:
         if exact.status == GoldenRecord.Status.RETIRED:
             add(resolve(exact.golden_id), f"retired ID {exact.golden_id}")

@@ -127,7 +127,7 @@ def create(command, goldens: int, tasks: int, seed: int) -> dict:
                                      display_name=name, values=attrs, lineage={}, version=1, created_at=now,
                                      updated_at=now))
         bulk_insert(gold, ["entity_type", "golden_id", "status", "display_name", "values", "lineage", "version",
-                           "created_at", "updated_at"])
+                           "created_at", "updated_at", "fingerprint"])
         golden_of = {g.golden_id: g for g in gold}
         by_number = {}
         for record in records:
