@@ -35,7 +35,7 @@ def queue(request):
         "total": sum(counts.values()),
         "current_kind": filters.data.get("kind", ""),
         "querystring": request.GET.urlencode(),
-        "stewards": assignable_users() if request.GET.get("assignee") not in (None, "", "me", "none") else None,
+        "stewards": list(assignable_users()),
         "bulk_possible": filters.data.get("kind") == StewardTask.Kind.POSSIBLE_MATCH
         and filters.data.get("status", "open") == "open",
     }

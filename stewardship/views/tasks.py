@@ -208,8 +208,9 @@ def handled_elsewhere(request, task_id: int, querystring: str, error) -> object:
     """409: someone else acted on the task first; show its current state and say so (the service says who)."""
     task = _task(task_id)
     text = str(error) or "This task was changed by someone else; nothing was applied."
-    return render_task(request, task, querystring, status=409,
-                       extra={"conflict_message": text, "next_after": next_url(request, querystring)})
+    yours = task.status != StewardTask.Status.OPEN and task.resolved_by_id == request.user.pk
+    return render_task(request, task, querystring, status=409, extra={
+        "conflict_message": text, "conflict_yours": yours, "next_after": next_url(request, querystring)})
 
 
 def invalid(request, task: StewardTask, querystring: str, message: str, form=None):

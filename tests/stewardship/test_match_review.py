@@ -156,3 +156,12 @@ def test_a_comment_on_a_task_is_kept_and_shown(login, pair):
     client = login("steward")
     client.post(reverse("stewardship:task_comment", args=[task.pk]), {"text": "Called the customer"})
     assert "Called the customer" in client.get(reverse("stewardship:task", args=[task.pk])).content.decode()
+
+
+def test_a_double_submit_by_the_same_steward_says_it_was_already_done_by_them(login, pair):
+    a, _, task = pair
+    client = login("steward")
+    data = {"version": task.version, "survivor": a.golden_id}
+    client.post(reverse("stewardship:task_merge", args=[task.pk]), data)
+    response = client.post(reverse("stewardship:task_merge", args=[task.pk]), data)
+    assert response.status_code == 409 and b"You already handled this task" in response.content
