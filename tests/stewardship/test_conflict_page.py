@@ -75,3 +75,40 @@ def test_resolving_an_already_resolved_conflict_is_refused_with_who_did_it(clien
                            {"version": task.version, "choice": "custom", "custom_value": "1", "reason": "second"})
     assert response.status_code == 409 and b"by stella" in response.content
     assert Override.objects.get().reason.startswith("first")
+
+
+@pytest.fixture
+def price_conflict(hub, entity_types, sources):
+    """ERP sells gloves to Acme at 120.00 a case of 12, the CRM quoted 11.00 each: 10 vs 11 per each."""
+    from mdm.services.prices import resolve_price_records
+    from tests.stewardship.hub import Hub
+
+    products, prices = Hub(entity_types["product"], sources), Hub(entity_types["price"], sources)
+    hub.golden(hub.record("erp", id="C100", name="Acme Supply"), hub.record("crm", id="A-1", name="Acme Supply"))
+    products.golden(products.record("erp", id="P1", name="Nitrile gloves", base_uom="EA", pack_uom="CS",
+                                    pack_qty="12"),
+                    products.record("crm", id="CP1", name="Nitrile Gloves"))
+    erp = prices.record("erp", id="E1", currency="USD", customer_id="C100", product_id="P1", unit_price="120.00",
+                        uom="CS")
+    crm = prices.record("crm", id="Q1", currency="USD", customer_id="A-1", product_id="CP1", unit_price="11.00",
+                        uom="EA")
+    resolve_price_records(entity_types["price"], [erp.pk, crm.pk])
+    return StewardTask.objects.get(kind="price_conflict", status="open"), crm
+
+
+def test_a_price_conflict_shows_units_and_the_price_per_base_unit(login, price_conflict):
+    task, _ = price_conflict
+    page = login("steward").get(reverse("stewardship:task", args=[task.pk])).content.decode()
+    assert "Prices differ beyond the tolerance" in page and "Per EA" in page
+    rows = page[page.index('id="competing-values"'):page.index('id="choice-custom"')]
+    assert ">120</label></td>\n          <td>CS</td><td class=\"num\">10</td>" in rows
+    assert ">11</label></td>\n          <td>EA</td><td class=\"num\">11</td>" in rows
+
+
+def test_picking_the_crm_quote_takes_its_price_and_unit(login, price_conflict):
+    task, quote = price_conflict
+    login("steward").post(reverse("stewardship:task_resolve", args=[task.pk]),
+                          {"version": task.version, "choice": f"record:{quote.pk}", "reason": "CRM quote agreed"})
+    task.refresh_from_db()
+    assert task.status == "resolved"
+    assert (task.golden.values["unit_price"], task.golden.values["uom"]) == ("11.00", "EA")
