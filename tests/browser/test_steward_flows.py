@@ -188,3 +188,23 @@ def test_upload_a_file_and_see_progress_and_rejects(page, users, hub, tmp_path, 
     batch = IngestBatch.objects.get()
     assert batch.created_count == 2 and batch.rejected_count == 1
     assert SourceRecord.objects.filter(source_system__code="crm", source_id="A-3").exists()
+
+
+def test_filter_the_queue_in_place_and_claim_a_task(page, users, hub):
+    hub.possible_match(hub.customer("Acme Supply Inc"), hub.customer("Acme", source="crm"))
+    hub.credit_conflict("Bolt Industrial")
+    sign_in(page, "stella")
+    page.goto("/queue/")
+    expect(page.locator("#queue-table tbody tr")).to_have_count(2)
+    page.click(".tabs >> text=Attribute conflict")
+    expect(page).to_have_url(re.compile(r"kind=attribute_conflict"))
+    expect(page.locator("#queue-table tbody tr")).to_have_count(1)
+    page.select_option("select[name=source]", "wms")  # htmx refreshes the results on change
+    expect(page.locator("#queue .empty h2")).to_have_text("Nothing matches these filters")
+    expect(page).to_have_url(re.compile(r"source=wms"))
+    page.click("text=Reset")
+    row = page.locator("#queue-table tbody tr", has_text="Acme")
+    row.locator("button:has-text('Claim')").click()
+    expect(row.locator(".badge-info")).to_have_text("yours")
+    shot(page, "14-queue-claimed")
+    assert StewardTask.objects.get(kind="possible_match").assignee.username == "stella"
