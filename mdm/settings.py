@@ -23,6 +23,7 @@ env = environ.Env(
     MDM_WEBHOOK_READ_TIMEOUT=(float, 10.0),
     MDM_WEBHOOK_MAX_ATTEMPTS=(int, 8),
     LOG_LEVEL=(str, "INFO"),
+    MDM_RECOMPUTE_SLICES=(int, 2),
 )
 env_file = BASE_DIR / ".env"
 if env_file.exists():
@@ -220,6 +221,9 @@ MDM_ENTITY_CONFIG_DIR = BASE_DIR / "mdm" / "config" / "entities"
 MDM_WEBHOOK_CONNECT_TIMEOUT = env("MDM_WEBHOOK_CONNECT_TIMEOUT")
 MDM_WEBHOOK_READ_TIMEOUT = env("MDM_WEBHOOK_READ_TIMEOUT")
 MDM_WEBHOOK_MAX_ATTEMPTS = env("MDM_WEBHOOK_MAX_ATTEMPTS")
+# A rule change recomputes golden records in this many parallel slices (one
+# per worker process is the useful maximum).
+MDM_RECOMPUTE_SLICES = env("MDM_RECOMPUTE_SLICES")
 
 LOGGING = {
     "version": 1,

@@ -12,7 +12,7 @@ from mdm.models.golden import (
 )
 from mdm.models.tasks import StewardTask, TaskComment
 from mdm.models.events import ChangeEvent
-from mdm.models.jobs import RuleChangeJob
+from mdm.models.jobs import RuleChangeJob, RuleChangeSlice
 from mdm.models.prices import PriceResolution
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Override",
     "PriceResolution",
     "RuleChangeJob",
+    "RuleChangeSlice",
     "StewardTask",
     "TaskComment",
     "EntityConfigVersion",

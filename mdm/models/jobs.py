@@ -10,9 +10,11 @@ class RuleChangeJob(models.Model):
     """Recompute every golden record of an entity type after a rule set was activated.
 
     The Celery task ``recompute_entity(job_id)`` claims the job
-    (pending → running, a conditional update) and advances ``processed`` chunk
-    by chunk, so the admin sees progress and a crashed worker leaves an
-    honest count behind. Activating a newer rule set supersedes a job still
+    (pending → running, a conditional update) and cuts the golden records
+    into ``RuleChangeSlice`` ranges that ``recompute_slice`` tasks work
+    through in parallel (one per worker process), chunk by chunk, advancing
+    the counters here, so the admin sees progress and a crashed worker leaves
+    an honest count behind; the last slice to finish completes the job. Activating a newer rule set supersedes a job still
     pending or running: the old job stops at its next chunk, the new one
     recomputes everything with the newer rules.
     """
@@ -56,3 +58,29 @@ class RuleChangeJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in {self.Status.COMPLETED, self.Status.FAILED, self.Status.SUPERSEDED}
+
+
+class RuleChangeSlice(models.Model):
+    """One range of golden record ids of a rule-change job, worked by one task at a time."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    job = models.ForeignKey(RuleChangeJob, on_delete=models.CASCADE, related_name="slices")
+    index = models.PositiveIntegerField()
+    first_pk = models.BigIntegerField()
+    last_pk = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Resume point: everything up to here is recomputed.
+    done_up_to = models.BigIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="uniq_rule_change_slice")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} slice {self.index}: {self.first_pk}..{self.last_pk} {self.status}"

@@ -22,13 +22,20 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from mdm.models import (
-    ChangeEvent, EntityType, GoldenRecord, GoldenRecordVersion, Override, SourceRecord, StewardTask,
+    ChangeEvent,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    Override,
+    SourceRecord,
+    StewardTask,
 )
 from mdm.representation import golden_payload
-from mdm.survivorship import Contribution, GoldenResult, Override as RuleOverride, compile_rules, compute_golden
+from mdm.survivorship import Contribution, GoldenResult, compile_rules, compute_golden
+from mdm.survivorship import Override as RuleOverride
 
 log = logging.getLogger(__name__)
-CHUNK = 500
+CHUNK = 1000
 
 _rules_cache: dict[tuple[int, int], dict] = {}
 
@@ -108,15 +115,23 @@ def contributions_for(golden_pks: Sequence[int]) -> dict[int, list[Contribution]
     # the members is most of a recompute's database time.
     rows = (
         SourceRecord.objects.filter(golden_id__in=golden_pks, deleted=False)
-        .annotate(attributes_text=Cast("attributes", TextField()))
-        .values_list("golden_id", "id", "source_system__code", "source_id", "attributes_text", "issues",
+        .annotate(attributes_text=Cast("attributes", TextField()), issues_text=Cast("issues", TextField()))
+        .values_list("golden_id", "id", "source_system_id", "source_id", "attributes_text", "issues_text",
                      "source_updated_at", "received_at")
     )
     loads = orjson.loads
+    codes = _source_codes()
     for golden_pk, rid, source, source_id, attributes, issues, updated, received in rows:
-        members[golden_pk].append(Contribution(rid, source, source_id, loads(attributes), issues or (), updated,
+        members[golden_pk].append(Contribution(rid, codes[source], source_id, loads(attributes),
+                                               loads(issues) if issues and issues != "[]" else (), updated,
                                                received))
     return members
+
+
+def _source_codes() -> dict[int, str]:
+    from mdm.models import SourceSystem
+
+    return dict(SourceSystem.objects.values_list("pk", "code"))
 
 
 def overrides_for(golden_pks: Sequence[int]) -> dict[int, dict[str, RuleOverride]]:

@@ -24,9 +24,6 @@ from django.db.models.fields.json import KT
 
 from mdm.models import EntityType, GoldenRecord, GoldenRelationship, SourceRecord
 
-TREE_KIND = "parent"
-MAX_DEPTH = 25
-
 
 def relationship_attributes(entity: EntityType) -> list[tuple[str, str, str]]:
     """(attribute, kind, referenced entity code) of each reference attribute that states a relationship."""

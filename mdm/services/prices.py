@@ -46,7 +46,14 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 from django.db.models import Q
 
-from mdm.models import EntityType, GoldenRecord, GoldenRecordVersion, PriceResolution, SourceRecord, StewardTask
+from mdm.models import (
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    PriceResolution,
+    SourceRecord,
+    StewardTask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +147,7 @@ class PriceSettings:
     product_entity: str | None
 
     @classmethod
-    def of(cls, entity: EntityType, config: dict | None = None) -> "PriceSettings":
+    def of(cls, entity: EntityType, config: dict | None = None) -> PriceSettings:
         config = config or entity.config
         section = config.get("prices") or {}
         attributes = {**DEFAULT_ATTRIBUTES, **(section.get("attributes") or {})}

@@ -36,10 +36,20 @@ from django.db.models import F
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
-from mdm.models import EntityConfigVersion, EntityType, GoldenRecord, GoldenRecordVersion, Override, RuleChangeJob, SourceRecord
-from mdm.models import SourceSystem
+from mdm.models import (
+    EntityConfigVersion,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    Override,
+    RuleChangeJob,
+    RuleChangeSlice,
+    SourceRecord,
+    SourceSystem,
+)
 from mdm.roles import is_admin
-from mdm.survivorship import Contribution, Override as RuleOverride, compile_rules, compute_golden
+from mdm.survivorship import Contribution, compile_rules, compute_golden
+from mdm.survivorship import Override as RuleOverride
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +148,12 @@ def validate_rules(entity: EntityType, survivorship: dict | str) -> dict:
 
 def _parse_section(entity: EntityType, survivorship: dict | str) -> tuple[dict, str]:
     """(section, its YAML text) from a mapping or text; validated against the entity's attributes."""
-    from mdm.services.entity_config import EntityConfigInvalid, _nearest_line, parse_yaml, validate_entity_config
+    from mdm.services.entity_config import (
+        EntityConfigInvalid,
+        _nearest_line,
+        parse_yaml,
+        validate_entity_config,
+    )
 
     lines: dict[str, int] = {}
     wrapped = False
@@ -381,47 +396,113 @@ def claim_job(job_id: int) -> RuleChangeJob | None:
     return None
 
 
-def run_recompute_job(job_id: int) -> RuleChangeJob | None:
-    """Recompute the job's golden records chunk by chunk (one transaction each), counting progress."""
-    from mdm.services import golden as golden_service
+def plan_job(job_id: int, slices: int | None = None) -> list[int] | None:
+    """Claim the job and cut its golden records into slices; returns the ids of slices still to run.
+
+    None when the job cannot be claimed (finished, superseded, or another
+    worker is on it).
+
+    Slices are contiguous id ranges of about equal size, so parallel tasks
+    never touch the same golden record (no lock waits between them).
+    """
+    from django.conf import settings
 
     job = claim_job(job_id)
     if job is None:
         return None
+    existing = list(RuleChangeSlice.objects.filter(job=job).exclude(status=RuleChangeSlice.Status.DONE)
+                    .values_list("pk", flat=True))
+    if existing or RuleChangeSlice.objects.filter(job=job).exists():
+        if not existing:
+            _finish(job.pk)
+        return existing  # a redelivered planning task: the slices exist already
+    pks = list(GoldenRecord.objects.filter(entity_type=job.entity_type, status=GoldenRecord.Status.ACTIVE)
+               .order_by("pk").values_list("pk", flat=True))
+    count = max(1, min(slices or settings.MDM_RECOMPUTE_SLICES, len(pks)))
+    bounds = []
+    for index in range(count):
+        part = pks[len(pks) * index // count:len(pks) * (index + 1) // count]
+        if part:
+            bounds.append((part[0], part[-1]))
+    if not bounds:
+        _finish(job.pk)
+        return []
+    # The last slice also takes golden records created after planning.
+    bounds[-1] = (bounds[-1][0], 2**62)
+    created = RuleChangeSlice.objects.bulk_create([
+        RuleChangeSlice(job=job, index=i, first_pk=lo, last_pk=hi, done_up_to=lo - 1)
+        for i, (lo, hi) in enumerate(bounds)
+    ])
+    return [slice_.pk for slice_ in created]
+
+
+def run_slice(slice_id: int) -> RuleChangeSlice | None:
+    """Recompute one slice chunk by chunk (one transaction each), counting progress on the job."""
+    from mdm.services import golden as golden_service
+
+    now = timezone.now()
+    claimed = RuleChangeSlice.objects.filter(pk=slice_id, status=RuleChangeSlice.Status.PENDING).update(
+        status=RuleChangeSlice.Status.RUNNING, updated_at=now)
+    if not claimed and not RuleChangeSlice.objects.filter(
+            pk=slice_id, status=RuleChangeSlice.Status.RUNNING, updated_at__lt=now - STALE_JOB).update(updated_at=now):
+        return None
+    slice_ = RuleChangeSlice.objects.select_related("job__entity_type", "job__config_version").get(pk=slice_id)
+    job = slice_.job
     entity = job.entity_type
     note = f"rules v{job.config_version.version}"
     try:
         while True:
+            status = RuleChangeJob.objects.filter(pk=job.pk).values_list("status", flat=True).get()
+            if status != JobStatus.RUNNING:
+                log.info("rule change job %s stopped: %s", job.pk, status)
+                return slice_
             pks = list(GoldenRecord.objects.filter(entity_type=entity, status=GoldenRecord.Status.ACTIVE,
-                                                   pk__gt=job.last_pk).order_by("pk")
-                       .values_list("pk", flat=True)[:JOB_CHUNK])
+                                                   pk__gt=slice_.done_up_to, pk__lte=slice_.last_pk)
+                       .order_by("pk").values_list("pk", flat=True)[:JOB_CHUNK])
             if not pks:
                 break
             with transaction.atomic():
-                current = RuleChangeJob.objects.select_for_update().get(pk=job.pk)
-                if current.status != JobStatus.RUNNING:
-                    log.info("rule change job %s stopped: %s", job.pk, current.status)
-                    return current
                 entity.refresh_from_db(fields=["config", "config_yaml", "version"])
                 result = golden_service.recompute(entity, pks, reason=GoldenRecordVersion.Reason.RULE_CHANGE,
                                                   actor=job.created_by or "system", note=note)
-                changed = len(result.values_changed)
+                stamp = timezone.now()
+                RuleChangeSlice.objects.filter(pk=slice_.pk).update(
+                    done_up_to=pks[-1], processed=F("processed") + len(pks), updated_at=stamp)
+                # Last in the transaction: the job row is locked only while committing.
                 RuleChangeJob.objects.filter(pk=job.pk).update(
-                    processed=F("processed") + len(pks), changed=F("changed") + changed,
+                    processed=F("processed") + len(pks), changed=F("changed") + len(result.values_changed),
                     versions_written=F("versions_written") + len(result.changed), last_pk=pks[-1],
-                    updated_at=timezone.now(),
+                    updated_at=stamp,
                 )
-                job.last_pk = pks[-1]
+            slice_.done_up_to = pks[-1]
     except Exception as exc:
-        log.exception("rule change job %s failed", job.pk)
-        RuleChangeJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}",
-                                                       finished_at=timezone.now(), updated_at=timezone.now())
+        log.exception("rule change job %s slice %s failed", job.pk, slice_.index)
+        RuleChangeJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, error=f"slice {slice_.index}: {type(exc).__name__}: {exc}",
+            finished_at=timezone.now(), updated_at=timezone.now())
         raise
+    RuleChangeSlice.objects.filter(pk=slice_.pk).update(status=RuleChangeSlice.Status.DONE, updated_at=timezone.now())
+    _finish(job.pk)
+    slice_.refresh_from_db()
+    return slice_
+
+
+def _finish(job_id: int) -> None:
+    """Complete the job once no slice is left (whichever slice finishes last does it)."""
     now = timezone.now()
-    RuleChangeJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-        status=JobStatus.COMPLETED, finished_at=now, updated_at=now)
-    job.refresh_from_db()
-    return job
+    RuleChangeJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).exclude(
+        slices__status__in=[RuleChangeSlice.Status.PENDING, RuleChangeSlice.Status.RUNNING]
+    ).update(status=JobStatus.COMPLETED, finished_at=now, updated_at=now)
+
+
+def run_recompute_job(job_id: int, slices: int | None = None) -> RuleChangeJob | None:
+    """The whole job in this process, slice after slice (tests, command line); None if not claimable."""
+    slice_ids = plan_job(job_id, slices)
+    if slice_ids is None:
+        return None
+    for slice_id in slice_ids:
+        run_slice(slice_id)
+    return RuleChangeJob.objects.get(pk=job_id)
 
 
 def _require_admin(user) -> str:

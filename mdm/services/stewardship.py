@@ -5,15 +5,19 @@ trust nothing:
 
 * **Permission** first: every action needs a steward (``mdm.roles.is_steward``)
   and raises ``PermissionDenied`` otherwise.
-* **One transaction** per action. An action that answers a task closes the
-  task *first*, with a conditional update on its status and version
-  (``close_task``): of two stewards acting on the same task, the second
-  updates no row and gets ``TaskAlreadyHandled`` before anything else is
-  touched, so nothing is applied twice.
 * **Row locks** (``select_for_update``) on the golden records involved, in id
-  order, so two actions on overlapping records serialise instead of
-  deadlocking, and each re-reads the state the other left (a golden retired
-  by a concurrent merge cannot be merged again).
+  order, taken first: two actions on overlapping records serialise instead
+  of deadlocking, and each re-reads the state the other left (a golden
+  retired by a concurrent merge cannot be merged again).
+* **One transaction** per action. An action that answers a task then closes
+  the task before it writes anything else, with a conditional update on its
+  status and version (``close_task``): of two stewards acting on the same
+  task, the second updates no row and gets ``TaskAlreadyHandled``, so
+  nothing is applied twice. Golden rows are locked *before* task rows in
+  every action (and in ``golden.recompute``, which closes conflict tasks):
+  one global lock order, because a merge also closes or re-points other
+  tasks of the records it retires, and locking a task first would let two
+  stewards each hold what the other waits for.
 * **Decisions, not patches.** A steward's judgement is stored as
   ``MatchDecision`` rows (origin ``steward``) that automation never
   overrides; golden values are then recomputed (``golden.recompute``, the one
@@ -42,7 +46,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from matching.standardize import Context, standardize_value
-from mdm.models import ChangeEvent, GoldenRecord, GoldenRecordVersion, MatchDecision, Override, SourceRecord, StewardTask
+from mdm.models import (
+    ChangeEvent,
+    GoldenRecord,
+    GoldenRecordVersion,
+    MatchDecision,
+    Override,
+    SourceRecord,
+    StewardTask,
+)
 from mdm.roles import is_steward
 from mdm.services import golden as golden_service
 
@@ -75,8 +87,9 @@ def close_task(task: StewardTask, *, steward, resolution: str, note: str = "",
     ``expected_version`` is the version the steward saw (default: the
     instance's); if the task was closed or changed since, nothing is updated
     and ``TaskAlreadyHandled`` says by whom. Actions that answer a task call
-    this first inside their transaction, so the row lock it takes also
-    serialises two stewards acting on the same task.
+    this, after locking their golden records and before writing anything
+    else, inside their transaction; the row lock the update takes holds a
+    second steward's update until the first commits, which then matches no row.
     """
     _require_steward(steward)
     if not resolution:
@@ -192,9 +205,9 @@ def merge_goldens(*, survivor: GoldenRecord, others: Iterable[GoldenRecord], ste
     if survivor.pk in other_pks:
         raise StewardActionError(f"{survivor.golden_id} cannot be merged into itself.")
     with transaction.atomic():
+        locked = _lock_goldens([survivor.pk, *other_pks])
         if task is not None:
             close_task(task, steward=steward, resolution="merged", note=note, expected_version=expected_task_version)
-        locked = _lock_goldens([survivor.pk, *other_pks])
         target = locked[survivor.pk]
         entity = target.entity_type
         _require_matched(entity)
@@ -235,10 +248,10 @@ def not_a_match(*, golden: GoldenRecord, other: GoldenRecord, steward, task: Ste
     if golden.pk == other.pk:
         raise StewardActionError(f"{golden.golden_id} is one golden record; there is no pair to separate.")
     with transaction.atomic():
+        locked = _lock_goldens([golden.pk, other.pk])
         if task is not None:
             close_task(task, steward=steward, resolution="not_a_match", note=note,
                        expected_version=expected_task_version)
-        locked = _lock_goldens([golden.pk, other.pk])
         first, second = locked[golden.pk], locked[other.pk]
         entity = first.entity_type
         _require_active(first, entity)
@@ -417,8 +430,10 @@ def resolve_conflict(*, task: StewardTask, steward, value=None, record_id: int |
         raise StewardActionError(f"Task #{task.pk} is not about a golden record any more.")
     attributes = _conflict_attributes(task)
     with transaction.atomic():
-        close_task(task, steward=steward, resolution="override", note=reason, expected_version=expected_version)
         current = _lock_goldens([task.golden_id])[task.golden_id]
+        close_task(task, steward=steward, resolution="override", note=reason, expected_version=expected_version)
+        if task.golden_id != current.pk:
+            raise StewardActionError(f"Task #{task.pk} moved to another golden record meanwhile; reload it.")
         entity = current.entity_type
         _require_active(current, entity)
         if record_id is not None:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from golden_helpers import golden_of, ingest, steward
+
 from mdm.models import GoldenRecord, GoldenRelationship, SourceRecord
 from mdm.selectors import customer_tree
 from mdm.services import stewardship

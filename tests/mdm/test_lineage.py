@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-
 from golden_helpers import fresh, golden_of, ingest, steward
+
 from mdm.models import GoldenRecordVersion
 from mdm.selectors import explain, golden_as_of
 from mdm.services import golden as golden_service

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
-
 from golden_helpers import fresh, golden_of, ingest, steward
-from mdm.models import GoldenRecord, PriceResolution, SourceRecord, StewardTask
+
+from mdm.models import PriceResolution, SourceRecord, StewardTask
 from mdm.services import stewardship
 from mdm.services.entity_config import EntityConfigInvalid, check_entity_config
 from mdm.services.prices import resolve_price_records, window_clusters

@@ -5,9 +5,16 @@ import time
 
 import pytest
 from django.core.exceptions import PermissionDenied
-
 from golden_helpers import admin, golden_of, ingest, steward
-from mdm.models import ChangeEvent, EntityConfigVersion, EntityType, GoldenRecord, GoldenRecordVersion, RuleChangeJob
+
+from mdm.models import (
+    ChangeEvent,
+    EntityConfigVersion,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    RuleChangeJob,
+)
 from mdm.services import rules
 from mdm.services.entity_config import save_entity_config
 from mdm.services.rules import RuleDraftError, RuleDraftInvalid
@@ -191,6 +198,22 @@ def test_a_newer_activation_supersedes_a_job_still_running(customer_type, custom
     assert rules.run_recompute_job(first.pk) is None  # a superseded job is never claimed
     assert rules.run_recompute_job(second.pk).status == "completed"
     assert rules.run_recompute_job(second.pk) is None  # nor a finished one twice
+
+
+def test_a_job_runs_in_slices_and_completes_when_the_last_one_is_done(customer_type, customers):
+    from mdm.models import RuleChangeSlice
+
+    job = rules.activate_rule_draft(rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin()), admin())
+    slice_ids = rules.plan_job(job.pk, slices=3)
+    assert [s.last_pk - s.first_pk >= 0 for s in RuleChangeSlice.objects.filter(job=job)] == [True] * 3
+    rules.run_slice(slice_ids[0])
+    rules.run_slice(slice_ids[1])
+    job.refresh_from_db()
+    assert job.status == "running" and 0 < job.processed < 4
+    assert rules.run_slice(slice_ids[0]) is None  # a finished slice is not run twice
+    rules.run_slice(slice_ids[2])
+    job.refresh_from_db()
+    assert job.status == "completed" and job.processed == 4 and job.changed == 3
 
 
 def test_changing_a_loaded_config_recomputes_the_golden_records_too(customer_type, customers,

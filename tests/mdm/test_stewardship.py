@@ -3,9 +3,16 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
-
 from golden_helpers import admin, fresh, golden_of, ingest, members, steward, viewer
-from mdm.models import ChangeEvent, GoldenRecord, GoldenRecordVersion, MatchDecision, Override, SourceRecord, StewardTask
+
+from mdm.models import (
+    ChangeEvent,
+    GoldenRecordVersion,
+    MatchDecision,
+    Override,
+    SourceRecord,
+    StewardTask,
+)
 from mdm.services import golden as golden_service
 from mdm.services import stewardship as s
 from mdm.services.stewardship import StewardActionError, TaskAlreadyHandled
@@ -180,7 +187,6 @@ def test_an_unmerged_record_loses_its_steward_links_but_the_others_stay_linked(c
 
 
 def test_the_only_record_of_a_golden_record_cannot_be_unmerged(acme):
-    first, _ = acme
     with pytest.raises(StewardActionError, match="only record"):
         s.unmerge_record(record=SourceRecord.objects.get(source_id="E1"), steward=steward())
 

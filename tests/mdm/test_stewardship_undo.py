@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
+from golden_helpers import golden_of, ingest, members, steward
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from golden_helpers import golden_of, ingest, members, steward
 from mdm.models import GoldenRecord, SourceRecord
 from mdm.services import stewardship as s
 
@@ -38,7 +38,10 @@ scenario = st.lists(golden, min_size=2, max_size=4)
 SETTINGS = settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def build(customer_type, sources, spec, counter=iter(range(10**9))):
+_ids = iter(range(10**9))
+
+
+def build(customer_type, sources, spec):
     """The golden records of ``spec``: one per entry, its records ingested from their sources."""
     from mdm.services.sources import set_mapping
 
@@ -49,7 +52,7 @@ def build(customer_type, sources, spec, counter=iter(range(10**9))):
         records = []
         for row in rows:
             payload = {k: v for k, v in row.items() if k not in ("source", "updated") and v is not None}
-            payload["id"] = f"R{next(counter)}"
+            payload["id"] = f"R{next(_ids)}"
             payload["updated_at"] = (T0 + timedelta(days=row["updated"])).isoformat()
             records += ingest(sources[row["source"]], customer_type, payload)
         g = golden_of(customer_type, *records)
