@@ -418,3 +418,5 @@ class RuleChangeJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def progress(self, obj):
         return format_html('<progress max="100" value="{}"></progress> {} / {}', obj.percent, obj.processed,
                            obj.total)
+
+from mdm import admin_publishing  # noqa: E402,F401  (subscriptions, deliveries, acknowledgements)

@@ -13,6 +13,24 @@ from collections.abc import Sequence
 
 from django.db import connection, models, transaction
 
+# Below this many rows the plain ORM statement is cheaper than COPY's extra round trips.
+SMALL = 50
+
+
+class JsonText(str):
+    """A value already serialised to JSON: written as is, not dumped again.
+
+    Lets one ``json.dumps`` serve a golden record row and its version row.
+    """
+
+
+def _dump(value):
+    if value is None:
+        return None
+    if isinstance(value, JsonText):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
 
 def _column_values(model: type[models.Model], field_names: Sequence[str]):
     fields = [model._meta.get_field(name) for name in field_names]
@@ -20,7 +38,7 @@ def _column_values(model: type[models.Model], field_names: Sequence[str]):
     converters = []
     for field in fields:
         if isinstance(field, models.JSONField):
-            converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
+            converters.append(_dump)
         else:
             converters.append(None)
     attnames = [f.attname for f in fields]
@@ -32,7 +50,11 @@ def bulk_insert(objs: Sequence[models.Model], field_names: Sequence[str]) -> Non
     if not objs:
         return
     model = type(objs[0])
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or len(objs) < SMALL:
+        for obj in objs:
+            for field in model._meta.concrete_fields:
+                if isinstance(field, models.JSONField) and isinstance(getattr(obj, field.attname), JsonText):
+                    setattr(obj, field.attname, json.loads(getattr(obj, field.attname)))
         model.objects.bulk_create(objs, batch_size=1000)
         return
     table = model._meta.db_table
@@ -63,7 +85,7 @@ def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Seq
     """Insert plain tuples (no model instances, no ids back): blocking keys, decisions."""
     if not rows:
         return
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or len(rows) < SMALL:
         objs = [model(**dict(zip(_attnames(model, field_names), row))) for row in rows]
         model.objects.bulk_create(objs, batch_size=2000)
         return
@@ -92,12 +114,12 @@ def update_rows(model: type[models.Model], field_names: Sequence[str], rows: Seq
     if not rows:
         return 0
     attnames = _attnames(model, field_names)
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or len(rows) < SMALL:
         objs = []
         for row in rows:
             obj = model(pk=row[0])
             for attname, value in zip(attnames, row[1:]):
-                setattr(obj, attname, value)
+                setattr(obj, attname, json.loads(value) if isinstance(value, JsonText) else value)
             objs.append(obj)
         return model.objects.bulk_update(objs, list(field_names), batch_size=500)
     fields = [model._meta.get_field(name) for name in field_names]
@@ -106,10 +128,7 @@ def update_rows(model: type[models.Model], field_names: Sequence[str], rows: Seq
     tmp = connection.ops.quote_name(f"tmp_update_{model._meta.db_table}")
     columns = [connection.ops.quote_name(f.column) for f in fields]
     types = [f.db_type(connection) for f in fields]
-    converters = [
-        (lambda v: None if v is None else json.dumps(v, ensure_ascii=False)) if isinstance(f, models.JSONField) else None
-        for f in fields
-    ]
+    converters = [_dump if isinstance(f, models.JSONField) else None for f in fields]
     with transaction.atomic(), connection.cursor() as cursor:
         column_defs = ", ".join(f"{c} {t}" for c, t in zip(columns, types))
         cursor.execute(f"CREATE TEMPORARY TABLE {tmp} (pk {pk.db_type(connection)}, {column_defs})")

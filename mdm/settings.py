@@ -22,6 +22,12 @@ env = environ.Env(
     MDM_WEBHOOK_CONNECT_TIMEOUT=(float, 3.0),
     MDM_WEBHOOK_READ_TIMEOUT=(float, 10.0),
     MDM_WEBHOOK_MAX_ATTEMPTS=(int, 8),
+    MDM_WEBHOOK_BACKOFF_BASE=(float, 10.0),
+    MDM_WEBHOOK_BACKOFF_FACTOR=(float, 4.0),
+    MDM_WEBHOOK_BACKOFF_MAX=(float, 6 * 3600.0),
+    MDM_WEBHOOK_LEASE=(float, 0.0),
+    MDM_WEBHOOK_ETA_MAX=(float, 300.0),
+    MDM_SWEEP_INTERVAL=(float, 15.0),
     LOG_LEVEL=(str, "INFO"),
     MDM_RECOMPUTE_SLICES=(int, 2),
 )
@@ -186,7 +192,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "mdm"
-CELERY_BEAT_SCHEDULE: dict = {}
+# The sweeper is the safety net of publishing: deliveries whose worker died
+# mid-send (lease expired) or whose task message was lost are re-enqueued.
+CELERY_BEAT_SCHEDULE: dict = {
+    "sweep-deliveries": {"task": "mdm.tasks.sweep_deliveries", "schedule": env("MDM_SWEEP_INTERVAL")},
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST framework ---------------------------------------------------------
@@ -224,6 +234,18 @@ MDM_WEBHOOK_MAX_ATTEMPTS = env("MDM_WEBHOOK_MAX_ATTEMPTS")
 # A rule change recomputes golden records in this many parallel slices (one
 # per worker process is the useful maximum).
 MDM_RECOMPUTE_SLICES = env("MDM_RECOMPUTE_SLICES")
+# Retry n waits about base * factor**(n-1) seconds (capped, ±20 % jitter):
+# 10 s, 40 s, 2m40, 10m40, 43 m, 2h50, 6 h with the defaults, ~10 h in all.
+MDM_WEBHOOK_BACKOFF_BASE = env("MDM_WEBHOOK_BACKOFF_BASE")
+MDM_WEBHOOK_BACKOFF_FACTOR = env("MDM_WEBHOOK_BACKOFF_FACTOR")
+MDM_WEBHOOK_BACKOFF_MAX = env("MDM_WEBHOOK_BACKOFF_MAX")
+# How long a claimed (sending) delivery belongs to its worker before the
+# sweeper assumes the worker died; 0: connect + read timeout + 30 s.
+MDM_WEBHOOK_LEASE = env("MDM_WEBHOOK_LEASE") or (MDM_WEBHOOK_CONNECT_TIMEOUT + MDM_WEBHOOK_READ_TIMEOUT + 30.0)
+# Retries due within this many seconds are scheduled as Celery countdowns;
+# later ones are left to the sweeper (a broker holding hour-long ETAs redelivers them).
+MDM_WEBHOOK_ETA_MAX = env("MDM_WEBHOOK_ETA_MAX")
+MDM_SWEEP_INTERVAL = env("MDM_SWEEP_INTERVAL")
 
 LOGGING = {
     "version": 1,

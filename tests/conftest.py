@@ -2,13 +2,7 @@
 need the real Redis broker and worker use the ``celery_worker_process`` fixture."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -94,66 +88,125 @@ def api_client():
     return APIClient()
 
 
+# --- a real Celery worker -------------------------------------------------------
+
 class WorkerProcess:
     """A running ``celery -A mdm worker`` and the file its output goes to."""
 
-    def __init__(self, proc: subprocess.Popen, log_path: Path, name: str):
+    def __init__(self, proc, log_path: Path, name: str):
         self.proc, self.log_path, self.name = proc, log_path, name
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.fail("the real Celery worker needs PostgreSQL: run the tests under tools/with_services.py")
-    auth = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    # The test database (pytest-django's name for it), not the one in the environment.
-    return f"postgres://{auth}@{host}{port}/{db['NAME']}"
+class CeleryWorkers:
+    """Start real ``celery -A mdm worker --pool=solo -Q mdm`` processes on the test database and Redis.
+
+    ``start(beat=False, env={...})`` returns a ``WorkerProcess``; ``kill(worker)``
+    is kill -9 (a crash: nothing acknowledged, nothing cleaned up). Everything
+    started is stopped when the test ends.
+    """
+
+    def __init__(self, tmp_path):
+        import os
+        import sys
+        from urllib.parse import quote
+
+        db = settings.DATABASES["default"]
+        if "postgresql" not in db["ENGINE"]:
+            pytest.fail("the real Celery worker needs PostgreSQL: run the tests under tools/with_services.py")
+        if not settings.REDIS_URL:
+            pytest.fail("the real Celery worker needs Redis: run the tests under tools/with_services.py")
+        auth = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else "")
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        self.env = dict(
+            os.environ,
+            # The test database (pytest-django's name for it), not the one in the environment.
+            DATABASE_URL=f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}{port}/{db['NAME']}",
+            REDIS_URL=settings.REDIS_URL,
+            DJANGO_SETTINGS_MODULE="mdm.settings",
+            PYTHONUNBUFFERED="1",
+            PYTHONPATH=os.pathsep.join(filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")])),
+        )
+        self.python = sys.executable
+        self.tmp_path = tmp_path
+        self.workers: list[WorkerProcess] = []
+
+    def start(self, *, beat: bool = False, env: dict | None = None, wait: float = 60) -> WorkerProcess:
+        import subprocess
+        import time
+        import uuid
+
+        n = len(self.workers) + 1
+        name = f"test-{uuid.uuid4().hex[:8]}@test"
+        args = [self.python, "-m", "celery", "-A", "mdm", "worker", "--pool=solo", "-Q", "mdm", "-l", "INFO",
+                "-n", name, "--without-gossip", "--without-mingle"]
+        if beat:
+            args += ["-B", "-s", str(self.tmp_path / f"beat-{n}")]
+        log_path = self.tmp_path / f"celery-worker-{n}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(args, env={**self.env, **(env or {})}, cwd=str(settings.BASE_DIR),
+                                    stdout=log, stderr=subprocess.STDOUT)
+        worker = WorkerProcess(proc, log_path, name)
+        self.workers.append(worker)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"the Celery worker exited with {proc.returncode}:\n{worker.log()}")
+            if celery_app.control.ping(destination=[name], timeout=0.5):
+                return worker
+        pytest.fail(f"the Celery worker did not answer within {wait}s:\n{worker.log()}")
+
+    def kill(self, worker: WorkerProcess) -> None:
+        import signal
+
+        worker.proc.send_signal(signal.SIGKILL)
+        worker.proc.wait(10)
+
+    def stop_all(self) -> None:
+        import signal
+        import subprocess
+
+        for worker in self.workers:
+            if worker.proc.poll() is None:
+                worker.proc.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                worker.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.proc.kill()
+                worker.proc.wait(5)
+
+    def logs(self) -> str:
+        return "\n".join(w.log() for w in self.workers)
+
+
+def _purge_queue() -> None:
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("mdm")
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A real Celery worker (its own process, ``--pool=solo -Q mdm``) on the real Redis broker.
+def celery_workers(transactional_db, tmp_path):
+    """Real workers started on demand: ``celery_workers.start(beat=True, env={...})``, ``.kill(worker)``.
 
-    It works on the test database, so the test must commit what the worker
-    should see (``transactional_db``). Tasks are sent, not run eagerly, for
-    the duration of the test. Yields a ``WorkerProcess``; ``.log()`` shows
-    the worker's output for assertion messages.
+    Tasks are sent through Redis (not run eagerly) for the test; the workers
+    use the test database, so the test must commit what they should see
+    (``transactional_db``).
     """
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        pytest.fail("the real Celery worker needs Redis: run the tests under tools/with_services.py")
-    celery_app.control.purge()  # nothing left over from an earlier test reaches this worker
-    name = f"test-{uuid.uuid4().hex[:8]}@%h"
-    log_path = tmp_path / "celery-worker.log"
-    env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=redis_url, PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")])))
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "mdm", "worker", "--pool=solo", "-Q", "mdm", "-n", name,
-             "--without-mingle", "--without-gossip", "-l", "INFO"],
-            cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    worker = WorkerProcess(proc, log_path, name)
+    workers = CeleryWorkers(tmp_path)
+    _purge_queue()  # nothing left over from an earlier test reaches these workers
+    celery_app.conf.task_always_eager = False
     try:
-        deadline = time.monotonic() + 60
-        while "ready." not in worker.log():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Celery worker did not start:\n{worker.log()}")
-            time.sleep(0.1)
-        celery_app.conf.task_always_eager = False
-        yield worker
+        yield workers
     finally:
+        workers.stop_all()
         celery_app.conf.task_always_eager = True
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        _purge_queue()
+
+
+@pytest.fixture
+def celery_worker_process(celery_workers):
+    """One real worker (``--pool=solo -Q mdm``), started; ``.log()`` shows its output."""
+    return celery_workers.start()

@@ -88,6 +88,7 @@ def run(command, goldens: int = 100_000, seed: int = 7, examples: int = 10, slic
                 if worker is not None and worker.poll() is not None:
                     raise RuntimeError("the Celery worker died; see its output above")
                 time.sleep(0.1)
+        worker_peak = _peak_of_process_tree(worker.pid) if worker is not None else {}
     finally:
         if worker is not None:
             worker.terminate()
@@ -98,11 +99,40 @@ def run(command, goldens: int = 100_000, seed: int = 7, examples: int = 10, slic
     out(f"recompute: {seconds:6.2f} s  {job.processed / seconds:9,.0f} goldens/s  changed {job.changed:,}, "
         f"new versions {job.versions_written:,} (job {job.status}, {where})  RSS here {current_rss_mib():.0f} MiB "
         f"(peak {peak_rss_mib():.0f} MiB)")
+    if worker_peak:
+        out("  worker peak RSS: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in worker_peak.items()))
     same = job.changed == preview["changed"]
     out(f"preview == activation: {'yes' if same else 'NO'} ({preview['changed']:,} vs {job.changed:,})")
     out(f"targets: preview <= 10 s {'met' if preview_time['seconds'] <= 10 else 'MISSED'}, "
         f"recompute <= 60 s {'met' if seconds <= 60 else 'MISSED'} (shared machine: figures vary)")
     return {"preview_seconds": preview_time["seconds"], "recompute_seconds": seconds, "changed": job.changed}
+
+
+def _peak_of_process_tree(root: int) -> dict[str, float]:
+    """Peak resident memory (VmHWM) of a process and its children, from /proc (Linux)."""
+    from pathlib import Path
+
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    peaks = {}
+    for index, pid in enumerate(tree):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks["main" if index == 0 else f"child {index}"] = int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return peaks
 
 
 def _start_worker(processes: int, out):

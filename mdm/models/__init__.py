@@ -14,11 +14,15 @@ from mdm.models.tasks import StewardTask, TaskComment
 from mdm.models.events import ChangeEvent
 from mdm.models.jobs import RuleChangeJob, RuleChangeSlice
 from mdm.models.prices import PriceResolution
+from mdm.models.publishing import Delivery, Subscription, XrefAcknowledgement
 
 __all__ = [
     "ApiClient",
     "BlockingKey",
     "ChangeEvent",
+    "Delivery",
+    "Subscription",
+    "XrefAcknowledgement",
     "GoldenRecord",
     "GoldenRecordVersion",
     "GoldenRelationship",

@@ -11,6 +11,9 @@ from mdm.readers import detect_encoding, guess_format, read_csv, read_jsonl
 from mdm.services.ingest import IngestError, IngestResult, ResolvedMapping, ingest_rows, start_batch
 
 
+PARALLEL_FROM_BYTES = 4 * 1024 * 1024
+
+
 def verify_encoding(path: Path, encoding: str) -> None:
     """Fail before writing anything when the file is not in the stated encoding."""
     try:
@@ -61,7 +64,10 @@ def ingest_file(
     on_chunk: Callable[[IngestBatch, int, list[RejectedRecord]], None] | None = None,
     batch: IngestBatch | None = None,
     display_name: str | None = None,
+    parallel: bool | None = None,
 ) -> IngestResult:
+    """Ingest one file. ``parallel`` (default: files over 4 MB) standardizes in a
+    worker process alongside the writes; small files are not worth its start-up."""
     if not path.exists():
         raise IngestError(f"no such file: {path}")
     stored = FieldMapping.objects.filter(source_system=source, entity_type=entity_type).first()
@@ -91,8 +97,10 @@ def ingest_file(
         else:
             batch.encoding = encoding
             batch.save(update_fields=["encoding"])
+        if parallel is None:
+            parallel = path.stat().st_size > PARALLEL_FROM_BYTES
         return ingest_rows(batch=batch, rows=rows, mapping=mapping, defer_match=defer_match,
-                           chunk_size=chunk_size, on_chunk=on_chunk)
+                           chunk_size=chunk_size, on_chunk=on_chunk, parallel=parallel)
     finally:
         handle.close()
 

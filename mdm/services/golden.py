@@ -30,12 +30,16 @@ from mdm.models import (
     SourceRecord,
     StewardTask,
 )
+from mdm.db import JsonText, bulk_insert, update_rows
 from mdm.representation import golden_payload
 from mdm.survivorship import Contribution, GoldenResult, compile_rules, compute_golden
 from mdm.survivorship import Override as RuleOverride
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
+VERSION_FIELDS = ["golden", "version", "status", "merged_into_golden_id", "values", "lineage", "members", "reason",
+                  "actor", "note", "created_at"]
+EVENT_FIELDS = ["entity_type", "golden", "golden_id_text", "golden_version", "event_type", "payload", "created_at"]
 
 _rules_cache: dict[tuple[int, int], dict] = {}
 
@@ -67,11 +71,14 @@ def create_goldens(entity: EntityType, count: int) -> list[GoldenRecord]:
     """New, empty golden records (version 0) ready to receive members, then ``recompute``."""
     if count <= 0:
         return []
+    now = timezone.now()
     goldens = [
-        GoldenRecord(entity_type=entity, golden_id=format_golden_id(entity, n), version=0)
+        GoldenRecord(entity_type=entity, golden_id=format_golden_id(entity, n), version=0, created_at=now,
+                     updated_at=now)
         for n in allocate_numbers(entity, count)
     ]
-    GoldenRecord.objects.bulk_create(goldens, batch_size=1000)
+    bulk_insert(goldens, ["entity_type", "golden_id", "status", "display_name", "values", "lineage", "version",
+                          "fingerprint", "created_at", "updated_at"])
     return goldens
 
 
@@ -218,9 +225,21 @@ def fingerprint(values_json: bytes, lineage_json: bytes, status: str, members: l
     return f"{first}:{rest.hexdigest()}"
 
 
-def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_version, result: RecomputeResult) -> None:
-    from mdm.services import bulk
+def _serialised(version: GoldenRecordVersion, memo: dict) -> GoldenRecordVersion:
+    version.values, version.lineage = memo[id(version.values)], memo[id(version.lineage)]
+    return version
 
+
+def _payload_text(payload) -> JsonText:
+    try:
+        return JsonText(orjson.dumps(payload).decode())
+    except TypeError:
+        import json
+
+        return JsonText(json.dumps(payload, ensure_ascii=False))
+
+
+def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_version, result: RecomputeResult) -> None:
     now = timezone.now()
     # Lock in id order so two recomputes touching the same goldens cannot
     # deadlock. The stored values and lineage are not read back: the
@@ -232,7 +251,7 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
         GoldenRecord.objects.filter(pk__in=[g.merged_into_id for g in goldens if g.merged_into_id])
         .values_list("pk", "golden_id")
     )
-    memo = bulk.JSONMemo()
+    memo: dict[int, JsonText] = {}
     versions, events, changed = [], [], []
     all_conflicts: dict[int, list] = {}
     for golden in goldens:
@@ -254,7 +273,7 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
         if golden.fingerprint.partition(":")[0] != state.partition(":")[0]:
             result.values_changed.append(golden.pk)
         # Written as serialised here, once, for the record, its version and its event.
-        memo[id(values)], memo[id(lineage)] = values_json.decode(), lineage_json.decode()
+        memo[id(values)], memo[id(lineage)] = JsonText(values_json.decode()), JsonText(lineage_json.decode())
         created = golden.version == 0
         golden.version += 1
         golden.values = values
@@ -276,16 +295,23 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
         )
         events.append(ChangeEvent(
             entity_type=entity, golden=golden, golden_id_text=golden.golden_id, golden_version=golden.version,
-            event_type=event_type,
+            event_type=event_type, created_at=now,
             payload=golden_payload(golden, [xref[i] for i in members], merged_into=merged_into or None),
         ))
     if changed:
-        # COPY-based writes on PostgreSQL (see mdm.services.bulk): the ORM's
-        # bulk_update/bulk_create cost more than survivorship itself here.
-        bulk.update(GoldenRecord, changed, ["version", "values", "lineage", "status", "fingerprint", "display_name",
-                                            "updated_at"], memo=memo)
-        bulk.insert(GoldenRecordVersion, versions, memo=memo)
-        bulk.insert(ChangeEvent, events, need_ids=True, memo=memo)
+        # COPY-based writes on PostgreSQL (mdm.db), each JSON document
+        # serialised once for the record, its version and its event.
+        update_rows(GoldenRecord, ["version", "values", "lineage", "status", "fingerprint", "display_name",
+                                   "updated_at"],
+                    [(g.pk, g.version, memo[id(g.values)], memo[id(g.lineage)], g.status, g.fingerprint,
+                      g.display_name, g.updated_at) for g in changed])
+        bulk_insert([_serialised(v, memo) for v in versions], VERSION_FIELDS)
+        for event in events:
+            event.payload = _payload_text(event.payload)
+        bulk_insert(events, EVENT_FIELDS)
+        for event in events:  # callers (the outbox) see the payload as data again
+            if isinstance(event.payload, str):
+                event.payload = orjson.loads(str(event.payload))  # orjson takes no str subclass
         from mdm.services.outbox import events_written
 
         events_written(events)

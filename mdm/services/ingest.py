@@ -15,35 +15,38 @@ The rule (also in the README):
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import islice
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from matching.standardize import Context, standardize_record, standardize_value
-from mdm.models import EntityType, FieldMapping, IngestBatch, RejectedRecord, SourceRecord, SourceRecordVersion, SourceSystem
-from mdm.db import bulk_insert
+from mdm.db import JsonText, bulk_insert
+from mdm.models import (
+    EntityType,
+    FieldMapping,
+    IngestBatch,
+    RejectedRecord,
+    SourceRecord,
+    SourceRecordVersion,
+    SourceSystem,
+)
+from mdm.prepare import MAX_ID_LENGTH, RowPreparer, prepare_ahead, reason, start_preparer_pool
 from mdm.readers import RawRow
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 2000
-MAX_ID_LENGTH = 255
 RECORD_FIELDS = ["entity_type", "source_system", "source_id", "version", "raw", "attributes", "issues", "content_hash",
                  "received_at", "source_updated_at", "deleted", "deleted_at", "created_at", "last_batch", "needs_match",
                  "golden"]
 VERSION_FIELDS = ["record", "version", "raw", "attributes", "issues", "content_hash", "received_at",
                   "source_updated_at", "deleted", "batch"]
+REJECT_FIELDS = ["batch", "entity_type", "source_system", "position", "source_id", "raw", "reasons", "created_at"]
 API_DELETE_MARKER = "_deleted"
-TRUTHY = {"1", "true", "t", "yes", "y", "x", "deleted", "d", "del"}
 
 
 class IngestError(Exception):
@@ -67,7 +70,7 @@ class ResolvedMapping:
         id_field: str | None = None,
         updated_at_field: str | None = None,
         deleted_field: str | None = None,
-    ) -> "ResolvedMapping":
+    ) -> ResolvedMapping:
         stored = FieldMapping.objects.filter(source_system=source, entity_type=entity_type).first()
         mapping = cls()
         if stored:
@@ -158,18 +161,34 @@ def ingest_rows(
     chunk_size: int = DEFAULT_CHUNK,
     defer_match: bool = False,
     on_chunk: Callable[[IngestBatch, int, list[RejectedRecord]], None] | None = None,
+    parallel: bool = False,
 ) -> IngestResult:
-    """Ingest ``rows`` into ``batch``'s source and entity type; see the module docstring."""
+    """Ingest ``rows`` into ``batch``'s source and entity type; see the module docstring.
+
+    ``parallel``: standardize the next chunk in a worker process while this
+    one writes the current chunk (large files: the two halves then use both
+    cores instead of taking turns on one).
+    """
     result = IngestResult(batch=batch)
     writer = _ChunkWriter(batch, mapping, defer_match=defer_match)
-    iterator: Iterator[RawRow] = iter(rows)
+    chunks = _chunked(rows, chunk_size)
+    pool = None
     try:
-        while chunk := list(islice(iterator, chunk_size)):
-            outcomes, rejects = writer.write(chunk)
-            if collect_outcomes:
-                result.outcomes.extend(outcomes)
-            if on_chunk:
-                on_chunk(batch, len(chunk), rejects)
+        if parallel:
+            pool = start_preparer_pool(writer.preparer)
+            for chunk, prepared in prepare_ahead(pool, chunks):
+                outcomes, rejects = writer.write(chunk, prepared)
+                if collect_outcomes:
+                    result.outcomes.extend(outcomes)
+                if on_chunk:
+                    on_chunk(batch, len(chunk), rejects)
+        else:
+            for chunk in chunks:
+                outcomes, rejects = writer.write(chunk)
+                if collect_outcomes:
+                    result.outcomes.extend(outcomes)
+                if on_chunk:
+                    on_chunk(batch, len(chunk), rejects)
     except Exception as exc:
         # Inside an outer transaction (a REST batch) everything rolls back,
         # the batch row included; a file's committed chunks stay, so say so.
@@ -179,6 +198,9 @@ def ingest_rows(
             batch.finished_at = timezone.now()
             batch.save()
         raise
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     batch.status = IngestBatch.Status.COMPLETED
     batch.unmapped_columns = sorted(writer.unmapped)
     batch.finished_at = timezone.now()
@@ -186,28 +208,10 @@ def ingest_rows(
     return result
 
 
-def _clean_id(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list, bool)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
-def _is_truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    return str(value).strip().lower() in TRUTHY
-
-
-def _reason(code: str, message: str, attribute: str | None = None) -> dict:
-    reason = {"code": code, "message": message}
-    if attribute:
-        reason["attribute"] = attribute
-    return reason
+def _chunked(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 class _ChunkWriter:
@@ -219,104 +223,44 @@ class _ChunkWriter:
         self.source = batch.source_system
         self.mapping = mapping
         self.defer_match = defer_match
-        self.specs = self.entity.attribute_specs
-        self.attribute_names = set(self.entity.attribute_names)
-        self.context = Context(default_region=self.source.default_region or None)
         # Over the API a delete is always expressible as "_deleted": true,
         # whatever the source's own delete flag is called.
-        self.deleted_fields = tuple(f for f in (
+        deleted_fields = tuple(f for f in (
             mapping.deleted_field, API_DELETE_MARKER if batch.channel == IngestBatch.Channel.API else "") if f)
+        self.preparer = RowPreparer(
+            specs=tuple(self.entity.attribute_specs), fields=dict(mapping.fields), id_field=mapping.id_field,
+            updated_at_field=mapping.updated_at_field, deleted_fields=deleted_fields,
+            default_region=self.source.default_region or None,
+        )
         self.seen: dict[str, int] = {}
         self.unmapped: set[str] = set()
-        self._columns_checked: set[frozenset] = set()
-        self._column_plan: dict[frozenset, list[tuple[str, str]]] = {}
 
-    # -- per row ------------------------------------------------------------
-
-    def _plan(self, keys: Iterable[str]) -> list[tuple[str, str]]:
-        """(column, attribute) pairs for a row shape; cached because shapes repeat."""
-        shape = frozenset(keys)
-        plan = self._column_plan.get(shape)
-        if plan is None:
-            fields = self.mapping.fields
-            mapped_attrs = set(fields.values())
-            plan = []
-            special = {self.mapping.id_field, self.mapping.updated_at_field, *self.deleted_fields}
-            for column in shape:
-                if column in fields:
-                    plan.append((column, fields[column]))
-                elif column in self.attribute_names and column not in mapped_attrs:
-                    plan.append((column, column))
-                elif column not in special:
-                    self.unmapped.add(column)
-            self._column_plan[shape] = plan
-        return plan
-
-    def prepare(self, row: RawRow) -> dict:
-        """Turn a row into either a reject or a candidate write (no database access)."""
-        if row.payload is None:
-            return {"reject": [_reason(row.error_code or "malformed_row", row.error or "could not be parsed")],
-                    "row": row, "source_id": ""}
-        payload = row.payload
-        source_id = _clean_id(payload.get(self.mapping.id_field))
-        if source_id is None:
-            return {"reject": [_reason("missing_id", f"no source ID in field {self.mapping.id_field!r}")],
-                    "row": row, "source_id": ""}
-        if len(source_id) > MAX_ID_LENGTH or any(unicodedata.category(ch) == "Cc" for ch in source_id):
-            return {"reject": [_reason("invalid_id", "the source ID is longer than 255 characters or holds control characters")],
-                    "row": row, "source_id": source_id[:MAX_ID_LENGTH]}
-        first = self.seen.get(source_id)
-        if first is not None:
-            where = "line" if self.batch.channel != IngestBatch.Channel.API else "index"
-            return {"reject": [_reason("duplicate_id", f"source ID {source_id!r} already appears in this batch at {where} {first}")],
-                    "row": row, "source_id": source_id}
-        self.seen[source_id] = row.position
-
-        deleted = any(_is_truthy(payload.get(f)) for f in self.deleted_fields)
-        issues: list[dict] = []
-        updated_at = None
-        if self.mapping.updated_at_field:
-            raw_updated = payload.get(self.mapping.updated_at_field)
-            if raw_updated not in (None, ""):
-                parsed = standardize_value("datetime", raw_updated, self.context)
-                if parsed.value is None:
-                    issues.append({"attribute": self.mapping.updated_at_field, "code": "invalid_updated_at",
-                                   "message": parsed.issue or "not a date and time", "value": str(raw_updated)[:200]})
-                else:
-                    updated_at = datetime.fromisoformat(parsed.value.replace("Z", "+00:00"))
-
-        canonical = {attr: payload[column] for column, attr in self._plan(payload.keys())}
-        std = standardize_record(self.specs, canonical, self.context)
-        issues.extend(std.issues)
-        if std.missing_required and not deleted:
-            reasons = [
-                _reason("missing_required", f"required attribute {name!r} is missing or invalid", name)
-                for name in std.missing_required
-            ]
-            # Say why a present value did not count, not just that it is missing.
-            reasons += [
-                _reason(issue["code"], issue["message"], issue["attribute"])
-                for issue in std.issues if issue["attribute"] in std.missing_required
-            ]
-            return {"reject": reasons, "row": row, "source_id": source_id}
-
-        raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        hashed = payload
-        if self.mapping.updated_at_field in payload:
-            # The source's own timestamp alone changing is not a change of content.
-            hashed = {k: v for k, v in payload.items() if k != self.mapping.updated_at_field}
-        content_hash = hashlib.blake2b(
-            json.dumps(hashed, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode(), digest_size=16
-        ).hexdigest()
-        return {
-            "row": row, "source_id": source_id, "raw": raw, "hash": content_hash,
-            "attributes": std.attributes, "issues": issues, "deleted": deleted, "updated_at": updated_at,
-        }
+    def prepare(self, rows: list[RawRow], prepared: list[dict] | None = None) -> list[dict]:
+        """Standardize (unless done already, e.g. in a worker process), then reject
+        IDs repeated within the batch: that needs the batch-wide state here."""
+        if prepared is None:
+            prepared, unmapped = self.preparer.prepare_chunk(rows)
+        else:
+            prepared, unmapped = prepared
+        self.unmapped |= unmapped
+        where = "line" if self.batch.channel != IngestBatch.Channel.API else "index"
+        for item in prepared:
+            if "reject" in item:
+                continue
+            source_id = item["source_id"]
+            first = self.seen.get(source_id)
+            if first is not None:
+                item["reject"] = [reason("duplicate_id",
+                                         f"source ID {source_id!r} already appears in this batch at {where} {first}")]
+            else:
+                self.seen[source_id] = item["row"].position
+                item["attributes_json"] = JsonText(item["attributes_json"])
+        return prepared
 
     # -- per chunk ----------------------------------------------------------
 
-    def write(self, rows: list[RawRow]) -> tuple[list[Outcome], list[RejectedRecord]]:
-        prepared = [self.prepare(row) for row in rows]
+    def write(self, rows: list[RawRow], prepared: tuple | None = None) -> tuple[list[Outcome], list[RejectedRecord]]:
+        prepared = self.prepare(rows, prepared)
         now = timezone.now()
         outcomes: list[Outcome] = []
         rejects: list[RejectedRecord] = []
@@ -331,7 +275,7 @@ class _ChunkWriter:
             rejects.append(RejectedRecord(
                 batch=self.batch, entity_type=self.entity, source_system=self.source,
                 position=row.position, source_id=item["source_id"][:MAX_ID_LENGTH],
-                raw=row.raw_text.replace("\x00", "\\u0000"), reasons=reasons,
+                raw=row.raw_text.replace("\x00", "\\u0000"), reasons=reasons, created_at=now,
             ))
             outcomes.append(Outcome(row.position, item["source_id"], "rejected", reasons=reasons))
             counts["rejected"] += 1
@@ -358,7 +302,7 @@ class _ChunkWriter:
                 if current is None:
                     record = SourceRecord(
                         entity_type=self.entity, source_system=self.source, source_id=item["source_id"],
-                        version=1, raw=item["raw"], attributes=item["attributes"], issues=item["issues"],
+                        version=1, raw=item["raw"], attributes=item["attributes_json"], issues=item["issues"],
                         content_hash=item["hash"], received_at=now, source_updated_at=item["updated_at"],
                         deleted=item["deleted"], deleted_at=now if item["deleted"] else None,
                         created_at=now, last_batch=self.batch, needs_match=True,
@@ -372,7 +316,7 @@ class _ChunkWriter:
                     continue
                 if (item["updated_at"] and current.source_updated_at
                         and item["updated_at"] < current.source_updated_at):
-                    reject(item, [_reason(
+                    reject(item, [reason(
                         "stale",
                         f"older than the version the hub holds (updated {item['updated_at'].isoformat()} "
                         f"< {current.source_updated_at.isoformat()}); the newer version is kept",
@@ -425,14 +369,15 @@ class _ChunkWriter:
                 bulk_insert([
                     SourceRecordVersion(
                         record_id=record.id, version=record.version, raw=item["raw"],
-                        attributes=item["attributes"], issues=item["issues"], content_hash=item["hash"],
+                        attributes=item["attributes_json"], issues=item["issues"], content_hash=item["hash"],
                         received_at=now, source_updated_at=item["updated_at"], deleted=item["deleted"],
                         batch=self.batch,
                     )
                     for record, item in versions
                 ], VERSION_FIELDS)
             if rejects:
-                RejectedRecord.objects.bulk_create(rejects, batch_size=1000)
+                bulk_insert(rejects, REJECT_FIELDS)
+                _open_reject_tasks(self.batch, rejects)
             self.batch.rows_total += len(rows)
             for key, value in counts.items():
                 setattr(self.batch, f"{key}_count", getattr(self.batch, f"{key}_count") + value)
@@ -444,6 +389,26 @@ class _ChunkWriter:
                 entity_id = self.entity.id
                 transaction.on_commit(lambda: _enqueue_match(entity_id, ids_to_match))
         return outcomes, rejects
+
+
+def _open_reject_tasks(batch: IngestBatch, rejects: list[RejectedRecord]) -> None:
+    """A rejected row is work for a steward (fix at the source, or dismiss), except a
+    stale one: the hub already holds a newer version, nothing is wrong."""
+    from mdm.models import StewardTask
+
+    where = "index" if batch.channel == IngestBatch.Channel.API else "line"
+    tasks = [
+        StewardTask(
+            kind=StewardTask.Kind.REJECTED_RECORD, entity_type_id=batch.entity_type_id,
+            source_system_id=batch.source_system_id, rejected_id=reject.pk, dedupe_key=f"reject:{reject.pk}",
+            title=f"{batch.source_system.code} {reject.source_id or f'{where} {reject.position}'}: "
+                  f"{reject.reason_text}"[:300],
+            priority=10.0, details={"batch": batch.pk, "position": reject.position, "reasons": reject.reasons},
+        )
+        for reject in rejects if not all(r.get("code") == "stale" for r in reject.reasons)
+    ]
+    if tasks:
+        StewardTask.objects.bulk_create(tasks, batch_size=1000)
 
 
 def _enqueue_match(entity_type_id: int, record_ids: list[int]) -> None:

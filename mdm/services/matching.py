@@ -61,13 +61,19 @@ def active_model(entity: EntityType) -> MatchModel | None:
     return MatchModel.objects.filter(entity_type=entity, active=True).order_by("-version").first()
 
 
-def engine_for(entity: EntityType, model: MatchModel | None = None) -> MatchEngine:
-    """A compiled engine for the entity type's settings and its active model (cached per version)."""
-    model = model if model is not None else active_model(entity)
-    key = (entity.pk, entity.version, model.pk if model else None)
+def engine_for(entity: EntityType) -> MatchEngine:
+    """A compiled engine for the entity type's settings and its active model (cached per version).
+
+    Only the model's id is read per call: its parameters (term-frequency
+    tables included) are large and loaded once per process and version.
+    """
+    model_pk = (MatchModel.objects.filter(entity_type=entity, active=True).order_by("-version")
+                .values_list("pk", flat=True).first())
+    key = (entity.pk, entity.version, model_pk)
     engine = _engines.get(key)
     if engine is None:
-        engine = MatchEngine(match_settings(entity), model=model.parameters if model else None)
+        parameters = MatchModel.objects.values_list("parameters", flat=True).get(pk=model_pk) if model_pk else None
+        engine = MatchEngine(match_settings(entity), model=parameters)
         if len(_engines) > 32:
             _engines.clear()
         _engines[key] = engine
@@ -146,6 +152,7 @@ class MatchStats:
     stages: dict = field(default_factory=dict)
     engine: dict = field(default_factory=dict)
     model_version: int | None = None
+    result: Any = None  # the engine's BatchResult of a batch run (benchmarks compare clusterings)
 
     def summary(self) -> str:
         parts = [f"{self.records} records", f"{self.goldens_created} golden records created"]
@@ -161,13 +168,20 @@ class MatchStats:
 
 # --- batch ------------------------------------------------------------------------------
 
-def load_engine_records(entity: EntityType, *, chunk: int = 5000) -> tuple[list[tuple], dict[int, int]]:
-    """All active records as engine tuples, and their current golden pk (streamed from the DB)."""
+def load_engine_records(entity: EntityType, engine: MatchEngine, *, chunk: int = 5000) -> tuple[list[tuple], dict[int, int]]:
+    """All active records as engine tuples, and their current golden pk (streamed from the DB).
+
+    Only the attributes the settings read are kept: a million records with
+    every attribute would not fit the memory budget.
+    """
+    wanted = {name for _, name in engine.settings.referenced_attributes()}
     records, existing = [], {}
     qs = (SourceRecord.objects.filter(entity_type=entity, deleted=False)
           .values_list("id", "source_system__code", "attributes", "golden_id").order_by("id"))
+    sources: dict[str, str] = {}
     for rid, source, attributes, golden_pk in qs.iterator(chunk_size=chunk):
-        records.append((rid, source, attributes))
+        source = sources.setdefault(source, source)  # one string object per source code
+        records.append((rid, source, {k: v for k, v in attributes.items() if k in wanted}))
         if golden_pk is not None:
             existing[rid] = golden_pk
     return records, existing
@@ -184,20 +198,21 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
         return resolve_price_records(entity, None)
     stats = MatchStats()
     step = progress or (lambda stage: None)
+    model = None if retrain else active_model(entity)
+    engine = MatchEngine(match_settings(entity), model=model.parameters if model else None)
     t0 = time.perf_counter()
     step("load")
-    records, existing = load_engine_records(entity)
+    records, existing = load_engine_records(entity, engine)
     stats.records = len(records)
     stats.stages["load"] = time.perf_counter() - t0
     if not records:
         return stats
-    model = None if retrain else active_model(entity)
-    engine = MatchEngine(match_settings(entity), model=model.parameters if model else None)
     constraints = steward_constraints(entity)
     step("block, train, score, cluster")
     result = engine.run(records, existing=existing, constraints=constraints, train=True if model is None else None,
                         truth_pairs=truth_pairs)
     stats.engine = result.stats
+    stats.result = result
     for stage in ("block", "train", "score", "cluster"):
         if stage in result.stats:
             stats.stages[stage] = result.stats[stage]["seconds"]
@@ -278,14 +293,14 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
             decision_rows.append((entity.pk, key[0], key[1], MatchDecision.State.POSSIBLE, MatchDecision.Origin.AUTO,
                                   round(pm.probability, 6), {}, now, ""))
             steward_pairs.add(key)
+        # Explanations are computed when a steward opens the task (ensure_explanation):
+        # thousands of them here would dominate a batch run.
         wanted.setdefault(_pair_key("match", ga, gb), _match_task(
-            entity, StewardTask.Kind.POSSIBLE_MATCH, ga, gb, pm.record_a, pm.record_b, pm.linkage,
-            explanation(engine, by_id[pm.record_a], by_id[pm.record_b])))
+            entity, StewardTask.Kind.POSSIBLE_MATCH, ga, gb, pm.record_a, pm.record_b, pm.linkage, None))
     for mp in result.merge_proposals:
         ga, gb = golden_of_cluster[mp.cluster_a], golden_of_cluster[mp.cluster_b]
         wanted.setdefault(_pair_key("match", ga, gb), _match_task(
-            entity, StewardTask.Kind.MERGE_PROPOSAL, ga, gb, mp.record_a, mp.record_b, mp.linkage,
-            explanation(engine, by_id[mp.record_a], by_id[mp.record_b])))
+            entity, StewardTask.Kind.MERGE_PROPOSAL, ga, gb, mp.record_a, mp.record_b, mp.linkage, None))
     insert_rows(MatchDecision, ["entity_type", "record_a", "record_b", "state", "origin", "probability",
                                 "explanation", "decided_at", "note"], decision_rows)
     opened = _sync_match_tasks(entity, wanted)
@@ -307,12 +322,32 @@ def _pair_key(prefix: str, a: int, b: int) -> str:
 
 def _match_task(entity, kind, golden_a, golden_b, record_a, record_b, probability, explain) -> StewardTask:
     uncertainty = 1.0 - abs(probability - 0.5) * 2  # 1.0 at p = 0.5, 0 at certainty
+    details = {"probability": round(probability, 6), "records": [record_a, record_b]}
+    if explain is not None:
+        details["explanation"] = explain
     return StewardTask(
         kind=kind, entity_type=entity, golden_id=golden_a, other_golden_id=golden_b,
         record_id=record_a, other_record_id=record_b, dedupe_key=_pair_key("match", golden_a, golden_b),
         title="", probability=round(probability, 6), priority=round(20 + 30 * uncertainty, 3),
-        details={"probability": round(probability, 6), "records": [record_a, record_b], "explanation": explain},
+        details=details,
     )
+
+
+def ensure_explanation(task: StewardTask) -> dict | None:
+    """The task's match explanation, computed (and kept) on first use from the current records and model."""
+    if task.details.get("explanation") or not task.details.get("records"):
+        return task.details.get("explanation")
+    a, b = task.details["records"]
+    rows = {rid: (rid, source, attributes) for rid, source, attributes in SourceRecord.objects.filter(pk__in=[a, b])
+            .values_list("id", "source_system__code", "attributes")}
+    if len(rows) != 2:
+        return None
+    engine = engine_for(task.entity_type)
+    if engine.model is None:
+        return None
+    task.details = {**task.details, "explanation": explanation(engine, rows[a], rows[b])}
+    StewardTask.objects.filter(pk=task.pk).update(details=task.details)
+    return task.details["explanation"]
 
 
 def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, full: bool = True) -> list[StewardTask]:
@@ -397,7 +432,8 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
         return {"claimed": len(claimed)}
     if not entity.config.get("matching"):
         return {"claimed": 0, "skipped": "no matching settings"}
-    if active_model(entity) is None:
+    engine = engine_for(entity)
+    if engine.model is None:
         # Nothing trained yet: a batch run trains on everything there is and matches it all.
         stats = match_all(entity)
         return {"claimed": stats.records, "batch": True}
@@ -408,7 +444,6 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
                        .filter(pk__in=record_ids, needs_match=True).select_related("source_system").order_by("pk"))
         if not claimed:
             return {"claimed": 0}
-        engine = engine_for(entity)
         touched: set[int] = set()
         event_types: dict[int, str] = {}
         for record in claimed:

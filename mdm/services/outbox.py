@@ -6,6 +6,9 @@ def events_written(events) -> None:
     """Fan new change events out to subscriptions.
 
     The events themselves are the outbox; publishing adds one pending
-    delivery per matching subscription here and enqueues them on commit.
+    delivery per matching subscription here and enqueues them on commit, so
+    a rolled-back change publishes nothing and a committed one is never lost.
     """
-    return None
+    from mdm.services.publishing import fan_out
+
+    fan_out(list(events))

@@ -189,15 +189,18 @@ def is_price_entity(entity: EntityType) -> bool:
 # Resolution and grouping
 # --------------------------------------------------------------------------- #
 
-def resolve_price_records(entity: EntityType, record_ids: Iterable[int], *, actor: str = "system") -> list[int]:
+def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, *, actor: str = "system") -> list[int]:
     """Resolve price records' references, (re)group them into golden prices and recompute those.
 
     Call for new or changed price records (the match task does, instead of
-    fuzzy matching) and when what they reference changed. Idempotent.
+    fuzzy matching) and when what they reference changed; ``None`` means
+    every price record of the entity type (a full re-match). Idempotent.
     Returns the pks of the golden prices recomputed.
     """
     if not is_price_entity(entity):
         raise ValueError(f"{entity.code} has no prices: section; its records are matched, not price-grouped")
+    if record_ids is None:
+        record_ids = SourceRecord.objects.filter(entity_type=entity).values_list("pk", flat=True)
     ids = sorted(set(record_ids))
     touched: list[int] = []
     for start in range(0, len(ids), CHUNK):

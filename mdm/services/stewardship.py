@@ -208,6 +208,7 @@ def merge_goldens(*, survivor: GoldenRecord, others: Iterable[GoldenRecord], ste
         locked = _lock_goldens([survivor.pk, *other_pks])
         if task is not None:
             close_task(task, steward=steward, resolution="merged", note=note, expected_version=expected_task_version)
+            _require_task_about(task, locked)
         target = locked[survivor.pk]
         entity = target.entity_type
         _require_matched(entity)
@@ -252,6 +253,7 @@ def not_a_match(*, golden: GoldenRecord, other: GoldenRecord, steward, task: Ste
         if task is not None:
             close_task(task, steward=steward, resolution="not_a_match", note=note,
                        expected_version=expected_task_version)
+            _require_task_about(task, locked)
         first, second = locked[golden.pk], locked[other.pk]
         entity = first.entity_type
         _require_active(first, entity)
@@ -530,6 +532,13 @@ def _require_steward(user) -> None:
         raise PermissionDenied("Steward actions are taken by a person with the Stewards role.")
     if not user.is_active or not is_steward(user):
         raise PermissionDenied(f"{user.get_username()} is not a data steward.")
+
+
+def _require_task_about(task: StewardTask, goldens: dict) -> None:
+    """The task answered must concern the golden records acted on (a wrong id from a form is refused)."""
+    concerned = {task.golden_id, task.other_golden_id} - {None}
+    if concerned and not concerned & set(goldens):
+        raise StewardActionError(f"Task #{task.pk} is about other golden records; nothing was applied.")
 
 
 def _require_matched(entity) -> None:

@@ -235,3 +235,36 @@ def test_new_and_changed_records_are_queued_for_matching_after_commit(customer_t
     with django_capture_on_commit_callbacks(execute=True):
         ingest(customers_csv)
     assert queued == []  # unchanged records are not matched again
+
+
+def test_each_rejected_row_becomes_a_steward_task_except_stale_ones(customer_type, erp, customers_csv, tmp_path):
+    from mdm.models import StewardTask
+
+    ingest(customers_csv)
+    bad = write(tmp_path / "bad.csv", HEADER + ",No Id Corp,,,,,,,\n"
+                + ROWS[0].replace("San Francisco", "Fresno").replace("2024-01-02", "2023-12-01"))
+    with pytest.raises(SystemExit):
+        ingest(bad)
+    task = StewardTask.objects.get(kind="rejected_record")
+    assert task.status == "open" and task.rejected.reasons[0]["code"] == "missing_id"
+    assert task.title == "erp line 2: no source ID in field 'CustomerNo'"
+    assert RejectedRecord.objects.count() == 2  # the stale row is kept too, without a task
+
+
+def test_a_large_file_standardized_in_a_worker_process_gives_the_same_result(customer_type, erp, tmp_path):
+    from mdm.services.files import ingest_file
+
+    lines = [f"C{i:04d},Company {i} Inc,(415) 555-{i % 10000:04d},Austin,TX,78701,US,,2024-01-02\n" for i in range(1, 900)]
+    lines.insert(500, "C0007,Duplicate of line 8,,,,,,,\n")  # a repeated ID in a later chunk
+    lines.insert(700, ",No ID,,,,,,,\n")
+    path = write(tmp_path / "big.csv", HEADER + "".join(lines))
+    overrides = {"CustomerName": "name", "Phone": "phone", "City": "city", "State": "region", "Zip": "postcode"}
+    result = ingest_file(path=path, source=erp, entity_type=customer_type, id_field="CustomerNo",
+                         overrides=overrides, chunk_size=100, parallel=True, defer_match=True)
+    assert result.batch.counts == {"rows": 901, "created": 899, "updated": 0, "unchanged": 0, "deleted": 0,
+                                   "rejected": 2}
+    assert {r.reasons[0]["code"] for r in RejectedRecord.objects.all()} == {"duplicate_id", "missing_id"}
+    assert SourceRecord.objects.get(source_id="C0899").attributes["phone"] == "+14155550899"
+    again = ingest_file(path=path, source=erp, entity_type=customer_type, id_field="CustomerNo",
+                        overrides=overrides, chunk_size=100, parallel=False, defer_match=True)
+    assert again.batch.unchanged_count == 899

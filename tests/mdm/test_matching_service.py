@@ -12,7 +12,7 @@ from mdm.demo import generator
 from mdm.demo.load import ingest_demo_files, load_configs
 from mdm.models import EntityType, GoldenRecord, MatchDecision, MatchModel, SourceRecord, StewardTask
 from mdm.services.ingest import ingest_payloads
-from mdm.services.matching import match_all, match_candidate
+from mdm.services.matching import ensure_explanation, match_all, match_candidate
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,10 @@ def test_possible_matches_become_steward_tasks_that_explain_themselves(demo):
     match_all("customer")
     task = StewardTask.objects.filter(kind__in=["possible_match", "merge_proposal"], status="open").first()
     assert task is not None, "the demo plants ambiguous pairs"
-    explanation = task.details["explanation"]
+    assert "explanation" not in task.details  # computed when first needed, then kept
+    explanation = ensure_explanation(task)
+    task.refresh_from_db()
+    assert task.details["explanation"] == explanation
     total = explanation["prior_weight"] + sum(c["weight"] for c in explanation["comparisons"]) \
         + sum(r["weight"] for r in explanation["rules"])
     assert total == pytest.approx(explanation["match_weight"], abs=1e-3)

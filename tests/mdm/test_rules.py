@@ -189,6 +189,18 @@ def test_a_draft_written_before_another_config_change_does_not_revert_it(custome
     assert customer.config["survivorship"]["attributes"]["name"][0]["sources"] == ["crm", "erp"]
 
 
+def test_going_back_to_an_earlier_rule_set_is_a_new_draft_of_its_rules(customer_type, customers,
+                                                                      django_capture_on_commit_callbacks):
+    original = EntityConfigVersion.objects.get(entity_type=customer_type, version=1)
+    activate_now(rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin()), admin(),
+                 django_capture_on_commit_callbacks)
+    back = rules.draft_from_version(original, admin())
+    assert back.version == 3 and back.note == "back to the rules of v1"
+    assert rules.preview_rule_draft(back)["changed"] == 3
+    activate_now(back, admin(), django_capture_on_commit_callbacks)
+    assert GoldenRecord.objects.get(pk=customers[1].pk).values["name"] == "Bolt Co."
+
+
 def test_a_newer_activation_supersedes_a_job_still_running(customer_type, customers):
     first = rules.activate_rule_draft(rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin()), admin())
     second = rules.activate_rule_draft(rules.create_rule_draft(customer_type, "default: [most_recent]\n", admin()),

@@ -124,6 +124,15 @@ def test_a_stale_task_version_applies_nothing(acme):
     assert fresh(second).status == "active" and fresh(task).status == "open"
 
 
+def test_a_task_about_other_golden_records_is_refused(acme, customer_type, crm):
+    first, second = acme
+    third = golden_of(customer_type, *ingest(crm, customer_type, {"id": "C9", "name": "Acme"}))
+    unrelated = pair_task(third, third)
+    with pytest.raises(StewardActionError, match="about other golden records"):
+        s.merge_goldens(survivor=first, others=[second], steward=steward(), task=unrelated)
+    assert fresh(unrelated).status == "open" and fresh(second).status == "active"
+
+
 def test_open_tasks_about_a_retired_golden_record_follow_the_survivor(acme, customer_type, crm):
     first, second = acme
     third = golden_of(customer_type, *ingest(crm, customer_type, {"id": "C9", "name": "Acme"}))

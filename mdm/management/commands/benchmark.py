@@ -31,5 +31,8 @@ class Command(BaseCommand):
             module.add_arguments(sub_parser)
 
     def handle(self, *args, **options):
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)  # benchmarks usually run on a fresh database
         module = importlib.import_module(f"mdm.benchmarks.{options['benchmark']}")
         module.run(self, **options)

@@ -1,0 +1,221 @@
+"""Shared pieces of the read API: entity-type scopes, keyset pagination,
+field selection, ETags and time parameters."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from datetime import datetime, timezone as dt_timezone
+
+from django.db import connection
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils.dateparse import parse_datetime
+from django.utils.decorators import method_decorator
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.permissions import BasePermission
+
+from mdm.api.auth import user_has_scope
+from mdm.models import EntityType
+
+_entities: dict[str, tuple[float, EntityType | None]] = {}
+ENTITY_CACHE_SECONDS = 5.0
+
+
+def entity_or_404(code: str) -> EntityType:
+    """Active entity type by code; each process keeps it a few seconds (every API call needs it,
+    it changes only when an admin edits configuration)."""
+    now = time.monotonic()
+    hit = _entities.get(code)
+    if hit is None or now - hit[0] > ENTITY_CACHE_SECONDS:
+        hit = _entities[code] = (now, EntityType.objects.filter(code=code, active=True).first())
+        if len(_entities) > 1000:  # unknown codes from fuzzers must not grow it forever
+            _entities.clear()
+    if hit[1] is None:
+        raise NotFound(f"unknown entity type {code!r}")
+    return hit[1]
+
+
+@receiver([post_save, post_delete], sender=EntityType)
+def _forget_entities(**kwargs) -> None:
+    _entities.clear()
+
+
+def require_scope(request, scope: str, what: str) -> None:
+    if not user_has_scope(request.user, scope):
+        raise PermissionDenied(f"This credential lacks the scope {scope!r} needed to {what}.")
+
+
+class EntityScope(BasePermission):
+    """``<kind>:<entity_type>`` from the URL, e.g. ``read:customer``; unknown entity types are 404."""
+
+    kind = "read"
+    message = "This credential lacks the scope this call needs."
+
+    @classmethod
+    def of(cls, kind: str):
+        return type(f"EntityScope_{kind}", (cls,), {"kind": kind})
+
+    def has_permission(self, request, view):
+        if not request.user or not getattr(request.user, "is_authenticated", False):
+            return False
+        view.entity = entity_or_404(view.kwargs["entity_type"])
+        scope = f"{self.kind}:{view.entity.code}"
+        if user_has_scope(request.user, scope):
+            return True
+        self.message = f"This credential lacks the scope {scope!r}."
+        return False
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 date-time; naive means UTC. A bad value is a 400 naming the parameter."""
+    if value in (None, ""):
+        return None
+    try:
+        parsed = parse_datetime(value.strip().replace(" ", "+"))
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValidationError({name: [f"{value!r} is not an ISO 8601 date-time such as 2025-01-31T12:00:00Z"]})
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt_timezone.utc)
+    return parsed
+
+
+# --- field selection ------------------------------------------------------------
+
+def select_fields(payload: dict, fields: list[str] | None) -> dict:
+    """Keep the top-level keys named, and ``values.<attribute>`` for single attributes."""
+    if not fields:
+        return payload
+    out: dict = {}
+    for field in fields:
+        top, _, sub = field.partition(".")
+        if sub:
+            if top != "values":
+                continue
+            out.setdefault("values", {})
+            if sub in payload.get("values", {}):
+                out["values"][sub] = payload["values"][sub]
+        elif top in payload:
+            out[top] = payload[top]
+    return out
+
+
+def parse_fields(request, allowed: set[str], entity: EntityType | None = None) -> list[str] | None:
+    raw = request.query_params.get("fields")
+    if not raw:
+        return None
+    fields = [f.strip() for f in raw.split(",") if f.strip()]
+    attributes = set(entity.attribute_names) if entity is not None else set()
+    bad = [f for f in fields if f not in allowed and not (f.startswith("values.") and f[7:] in attributes)]
+    if bad:
+        raise ValidationError({"fields": [f"unknown field(s): {', '.join(bad)}; choose from {', '.join(sorted(allowed))}"
+                                         " or values.<attribute>"]})
+    return fields
+
+
+def parse_include(request, allowed: set[str]) -> set[str]:
+    raw = request.query_params.get("include") or ""
+    include = {i.strip() for i in raw.split(",") if i.strip()}
+    bad = include - allowed
+    if bad:
+        raise ValidationError({"include": [f"unknown include(s): {', '.join(sorted(bad))}; "
+                                          f"choose from {', '.join(sorted(allowed))}"]})
+    return include
+
+
+# --- keyset (cursor) pagination ---------------------------------------------------
+
+class KeysetPage:
+    """Pages ordered by (updated_at, id): stable under concurrent writes, constant cost at any
+    depth (a row comparison on an index), and the natural order of an incremental sync.
+
+    The cursor is opaque to clients; ``next_cursor`` is returned even on the
+    last page so a sync can resume from it later.
+    """
+
+    default_limit = 100
+    max_limit = 1000
+
+    def __init__(self, request, *, time_field: str = "updated_at", table: str):
+        self.request = request
+        self.time_field = time_field
+        self.table = table
+        self.limit = self._limit()
+        self.after = self._decode(request.query_params.get("cursor"))
+
+    def _limit(self) -> int:
+        raw = self.request.query_params.get("limit")
+        if raw in (None, ""):
+            return self.default_limit
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValidationError({"limit": ["a whole number from 1 to 1000"]}) from None
+        if not 1 <= value <= self.max_limit:
+            raise ValidationError({"limit": [f"a whole number from 1 to {self.max_limit}"]})
+        return value
+
+    @staticmethod
+    def _decode(cursor: str | None):
+        if not cursor:
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+            moment = parse_datetime(data["t"])
+            if moment is None:
+                raise ValueError
+            return moment, int(data["i"])
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
+            raise ValidationError({"cursor": ["not a cursor this API returned"]}) from None
+
+    @staticmethod
+    def encode(moment: datetime, pk: int) -> str:
+        raw = json.dumps({"t": moment.isoformat(), "i": pk}, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def paginate(self, queryset):
+        queryset = queryset.order_by(self.time_field, "id")
+        if self.after is not None:
+            # A row comparison uses the (…, updated_at, id) index directly.
+            queryset = queryset.extra(
+                where=[f'("{self.table}"."{self.time_field}", "{self.table}"."id") > (%s, %s)'],
+                params=[connection.ops.adapt_datetimefield_value(self.after[0]), self.after[1]])
+        rows = list(queryset[: self.limit])
+        self.rows = rows
+        return rows
+
+    def response_data(self, results: list) -> dict:
+        if self.rows:
+            last = self.rows[-1]
+            cursor = self.encode(getattr(last, self.time_field), last.pk)
+        else:
+            cursor = self.request.query_params.get("cursor") or None
+        next_url = None
+        if cursor and len(self.rows) == self.limit:
+            params = self.request.query_params.copy()
+            params["cursor"] = cursor
+            next_url = self.request.build_absolute_uri(self.request.path) + "?" + params.urlencode()
+        return {"results": results, "next": next_url, "next_cursor": cursor}
+
+
+def page_serializer(name: str, item):
+    from drf_spectacular.utils import inline_serializer
+
+    return inline_serializer(name, {
+        "results": item(many=True) if isinstance(item, type) else item,
+        "next": serializers.URLField(allow_null=True, help_text="The next page, or null on the last page."),
+        "next_cursor": serializers.CharField(
+            allow_null=True, help_text="Resume from here later (incremental sync), even after the last page."),
+    })
+
+
+def with_etag(view_class):
+    """Class decorator: a strong ETag over the response body and 304 for a matching If-None-Match."""
+    from django.middleware.http import ConditionalGetMiddleware
+    from django.utils.decorators import decorator_from_middleware
+
+    return method_decorator(decorator_from_middleware(ConditionalGetMiddleware), name="dispatch")(view_class)

@@ -1,0 +1,161 @@
+"""Steward tasks for automation: list the queue, read one, close one.
+
+Scope ``tasks``, and ``read:<entity_type>`` for the tasks of that entity
+type (they show golden IDs and values).
+"""
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mdm.api.auth import HasScope, user_has_scope
+from mdm.api.common import KeysetPage, page_serializer, with_etag
+from mdm.models import EntityType, StewardTask
+from mdm.services.tasks import TaskConflict, close_task
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The task changed meanwhile."
+    default_code = "conflict"
+
+
+def _ref(record):
+    return {"source": record.source_system.code, "source_id": record.source_id, "record_id": record.pk} \
+        if record is not None else None
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    entity_type = serializers.CharField(source="entity_type.code")
+    golden_id = serializers.SerializerMethodField()
+    other_golden_id = serializers.SerializerMethodField()
+    record = serializers.SerializerMethodField()
+    other_record = serializers.SerializerMethodField()
+    assignee = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StewardTask
+        fields = ["id", "kind", "status", "entity_type", "title", "priority", "probability", "golden_id",
+                  "other_golden_id", "record", "other_record", "details", "assignee", "version", "created_at",
+                  "updated_at", "resolved_at", "resolution", "resolution_note"]
+
+    def get_golden_id(self, obj) -> str | None:
+        return obj.golden.golden_id if obj.golden_id else None
+
+    def get_other_golden_id(self, obj) -> str | None:
+        return obj.other_golden.golden_id if obj.other_golden_id else None
+
+    def get_record(self, obj) -> dict | None:
+        return _ref(obj.record)
+
+    def get_other_record(self, obj) -> dict | None:
+        return _ref(obj.other_record)
+
+    def get_assignee(self, obj) -> str | None:
+        return obj.assignee.get_username() if obj.assignee_id else None
+
+
+class TaskFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=StewardTask.Status.choices)
+    kind = django_filters.ChoiceFilter(choices=StewardTask.Kind.choices)
+    entity_type = django_filters.CharFilter(field_name="entity_type__code")
+    golden_id = django_filters.CharFilter(method="filter_golden", help_text="Tasks about this golden record.")
+    assignee = django_filters.CharFilter(field_name="assignee__username")
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = StewardTask
+        fields = ["status", "kind", "entity_type", "golden_id", "assignee", "updated_since"]
+
+    def filter_golden(self, queryset, name, value):
+        return queryset.filter(Q(golden__golden_id=value) | Q(other_golden__golden_id=value))
+
+
+def readable_entities(user):
+    return [e.pk for e in EntityType.objects.all() if user_has_scope(user, f"read:{e.code}")]
+
+
+def task_queryset(request):
+    return (StewardTask.objects.filter(entity_type__in=readable_entities(request.user))
+            .select_related("entity_type", "golden", "other_golden", "record__source_system",
+                            "other_record__source_system", "assignee"))
+
+
+@with_etag
+class TaskListView(GenericAPIView):
+    """The steward queue, oldest change first (keyset cursor); filter by status=open for work to do."""
+
+    permission_classes = [HasScope.for_("tasks")]
+    filterset_class = TaskFilter
+    queryset = StewardTask.objects.none()
+
+    def get_queryset(self):
+        return task_queryset(self.request)
+
+    @extend_schema(operation_id="tasks_list", tags=["steward tasks"],
+                   parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
+                   responses={200: page_serializer("StewardTaskPage", TaskSerializer), 400: OpenApiResponse(),
+                              403: OpenApiResponse()})
+    def get(self, request):
+        page = KeysetPage(request, table=StewardTask._meta.db_table)
+        rows = page.paginate(self.filter_queryset(self.get_queryset()))
+        return Response(page.response_data(TaskSerializer(rows, many=True).data))
+
+
+def task_or_404(request, pk: int) -> StewardTask:
+    task = task_queryset(request).filter(pk=pk).first()
+    if task is None:
+        raise NotFound(f"no task {pk} (or not one of an entity type this credential may read)")
+    return task
+
+
+class TaskDetailView(APIView):
+    permission_classes = [HasScope.for_("tasks")]
+
+    @extend_schema(tags=["steward tasks"], responses={200: TaskSerializer, 403: OpenApiResponse(),
+                                                      404: OpenApiResponse()})
+    def get(self, request, pk: int):
+        return Response(TaskSerializer(task_or_404(request, pk)).data)
+
+
+class ResolveSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(["resolve", "dismiss"], help_text=(
+        "resolve: the problem was fixed (e.g. at the source); dismiss: nothing to do."))
+    resolution = serializers.RegexField(r"^[a-z0-9_]{1,40}$", required=False,
+                                        help_text="A short code for reports, e.g. fixed_at_source.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    version = serializers.IntegerField(required=False, min_value=1,
+                                       help_text="The task version you read; 409 when it changed since.")
+
+
+class TaskResolveView(APIView):
+    """Close an open task. 409 when it is closed already or changed since ``version``."""
+
+    permission_classes = [HasScope.for_("tasks")]
+
+    @extend_schema(tags=["steward tasks"], request=ResolveSerializer,
+                   responses={200: TaskSerializer, 400: OpenApiResponse(), 403: OpenApiResponse(),
+                              404: OpenApiResponse(), 409: OpenApiResponse()})
+    def post(self, request, pk: int):
+        task = task_or_404(request, pk)
+        data = ResolveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        action = data.validated_data["action"]
+        status_ = StewardTask.Status.RESOLVED if action == "resolve" else StewardTask.Status.DISMISSED
+        who = getattr(request.user, "name", None) or request.user.get_username()
+        user = request.user if isinstance(request.user, get_user_model()) else None
+        resolution = data.validated_data.get("resolution") or ("dismissed" if action == "dismiss" else "resolved")
+        try:
+            task = close_task(task.pk, status=status_, resolution=resolution,
+                              note=data.validated_data.get("note", ""), actor=f"api:{who}",
+                              expected_version=data.validated_data.get("version"), user=user)
+        except TaskConflict as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(TaskSerializer(task_or_404(request, task.pk)).data)

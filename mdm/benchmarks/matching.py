@@ -1,0 +1,149 @@
+"""Matching through the hub: standardize (ingest), block, train, score, cluster, write; then incremental.
+
+    python manage.py benchmark matching --records 100000 [--entity customer] [--incremental 200]
+
+Generates demo extracts, ingests them on benchmark-only copies of the demo
+sources (matching deferred: that is the standardize stage), runs the batch
+match, scores the cross-reference pairwise against the generator's ground
+truth, then matches ``--incremental`` new records one at a time (copies of
+existing ones under new IDs, as a CRM would create them) and reports the
+latency percentiles. Use a database without other records of the entity type.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from django.db import connection
+
+from matching.evaluate import pairwise_scores
+from mdm.benchmarks.common import database_label, peak_rss_mib, percentile
+from mdm.benchmarks.ingest import RECORDS_PER_CUSTOMER, _bench_mappings, _wipe
+from mdm.demo import generator
+from mdm.demo.load import load_configs
+from mdm.models import EntityType, GoldenRecord, MatchDecision, MatchModel, SourceRecord, StewardTask
+from mdm.services.files import ingest_file
+from mdm.services.ingest import ingest_payloads
+from mdm.services.matching import match_all, match_pending_records
+
+
+def add_arguments(parser):
+    parser.add_argument("--records", type=int, default=100_000, help="source records (about)")
+    parser.add_argument("--entity", default="customer", choices=["customer", "product"])
+    parser.add_argument("--incremental", type=int, default=200, help="new records matched one at a time")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--keep", action="store_true")
+
+
+def _reset(entity: EntityType) -> None:
+    StewardTask.objects.filter(entity_type=entity)._raw_delete(connection.alias)
+    MatchDecision.objects.filter(entity_type=entity)._raw_delete(connection.alias)
+    _wipe(entity.code)
+    from mdm.models import ChangeEvent, GoldenRecordVersion
+
+    goldens = GoldenRecord.objects.filter(entity_type=entity)
+    for qs in (ChangeEvent.objects.filter(entity_type=entity), GoldenRecordVersion.objects.filter(golden__in=goldens)):
+        qs._raw_delete(connection.alias)
+    goldens.update(merged_into=None)
+    goldens._raw_delete(connection.alias)
+    MatchModel.objects.filter(entity_type=entity).delete()
+    EntityType.objects.filter(pk=entity.pk).update(golden_seq=0)
+
+
+def run(command, *, records, entity, incremental, seed, keep, **_):
+    out = command.stdout.write
+    load_configs()
+    entity_obj = EntityType.objects.get(code=entity)
+    if SourceRecord.objects.filter(entity_type=entity_obj).exclude(source_system__code__startswith="bench_").exists():
+        out(command.style.ERROR(f"This database holds other {entity} records; use an empty database."))
+        return
+    _reset(entity_obj)
+    folder = Path(tempfile.mkdtemp(prefix="mdm-bench-match-"))
+    try:
+        customers = max(1, math.ceil(records / RECORDS_PER_CUSTOMER)) if entity == "customer" else 200
+        products = None if entity == "customer" else max(50, int(records / 1.3))
+        generator.generate(folder, customers=customers, products=products, prices=1, seed=seed)
+        out(f"database: {database_label()}")
+
+        t0 = time.perf_counter()
+        for mapping in _bench_mappings(entity):
+            ingest_file(path=folder / mapping.file_name, source=mapping.source_system, entity_type=entity_obj,
+                        defer_match=True, submitted_by="benchmark")
+        t_std = time.perf_counter() - t0
+        n = SourceRecord.objects.filter(entity_type=entity_obj, deleted=False).count()
+        out(f"standardize+store (ingest) {n:>9,} records {t_std:7.1f} s  {n / t_std:>9,.0f} records/s")
+
+        t0 = time.perf_counter()
+        stats = match_all(entity_obj)
+        t_match = time.perf_counter() - t0
+        eng = stats.engine
+        rows = [
+            ("load", stats.stages.get("load", 0), ""),
+            ("block", eng["block"]["seconds"], f"{eng['block'].get('pairs', 0):,} candidate pairs"),
+            ("train", eng.get("train", {}).get("seconds", 0), f"u sample {eng.get('train', {}).get('u_pairs')}"),
+            ("score", eng["score"]["seconds"], f"{eng['score']['pairs']:,} pairs, {eng['score'].get('pairs_per_second') or 0:,} pairs/s"),
+            ("cluster", eng["cluster"]["seconds"], f"{eng['cluster']['clusters']:,} clusters"),
+            ("write", stats.stages["write"], f"{stats.goldens_created:,} golden records, {stats.possible_tasks + stats.merge_tasks:,} tasks"),
+        ]
+        for name, seconds, note in rows:
+            out(f"  {name:8} {seconds:7.1f} s  {note}")
+        out(f"match total {t_match:.1f} s; peak RSS {peak_rss_mib():.0f} MiB")
+
+        truth = {}
+        with open(folder / "ground_truth.csv", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                if row["entity_type"] == entity and row["source_id"]:
+                    truth[(f"bench_{row['source']}", row["source_id"])] = row["entity_key"]
+        predicted, true_clusters = {}, {}
+        for rid, golden, source, source_id in SourceRecord.objects.filter(entity_type=entity_obj, deleted=False) \
+                .values_list("id", "golden_id", "source_system__code", "source_id").iterator(chunk_size=20_000):
+            predicted.setdefault(golden, []).append(rid)
+            true_clusters.setdefault(truth.get((source, source_id), f"?{rid}"), []).append(rid)
+        score = pairwise_scores(predicted.values(), truth_clusters=true_clusters.values())
+        out(f"pairwise vs ground truth: precision {score['precision']:.4f}  recall {score['recall']:.4f}  "
+            f"F1 {score['f1']:.4f}  (clusters that must match a cluster as a whole)")
+        from mdm.services.matching import engine_for
+
+        components = engine_for(entity_obj).connected_components(stats.result)
+        cc = pairwise_scores(components, truth_clusters=true_clusters.values())
+        out(f"  plain connected components of the same pairs: precision {cc['precision']:.4f}  "
+            f"recall {cc['recall']:.4f}  F1 {cc['f1']:.4f}")
+
+        if incremental:
+            _incremental(out, entity_obj, incremental, seed)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if not keep:
+            _reset(entity_obj)
+
+
+def _incremental(out, entity: EntityType, count: int, seed: int) -> None:
+    """New records, one per task run, as they would arrive from a source system."""
+    rng = random.Random(seed)
+    pool = list(SourceRecord.objects.filter(entity_type=entity, deleted=False)
+                .values_list("id", flat=True)[:200_000])
+    sample = SourceRecord.objects.filter(pk__in=rng.sample(pool, min(count, len(pool)))).select_related("source_system")
+    latencies, joined = [], 0
+    for record in sample:
+        payload = json.loads(record.raw)
+        mapping = record.source_system.mappings.get(entity_type=entity)
+        payload[mapping.id_field] = f"NEW-{record.pk}"
+        result = ingest_payloads(source=record.source_system, entity_type=entity, payloads=[payload],
+                                 submitted_by="benchmark")  # on commit this would enqueue; timed directly below
+        new_id = result.outcomes[0].record_id
+        if new_id is None:
+            continue
+        t0 = time.perf_counter()
+        match_pending_records(entity_type_id=entity.pk, record_ids=[new_id])
+        latencies.append((time.perf_counter() - t0) * 1000)
+        joined += SourceRecord.objects.filter(pk=new_id, golden_id=record.golden_id).exists()
+    existing = SourceRecord.objects.filter(entity_type=entity, deleted=False).count()
+    out(f"incremental: {len(latencies)} new records against {existing:,} existing: "
+        f"p50 {percentile(latencies, 50):.1f} ms  p95 {percentile(latencies, 95):.1f} ms  "
+        f"max {max(latencies):.1f} ms; {joined} joined the golden record of the record they copy")

@@ -1,0 +1,437 @@
+"""Publishing golden-record changes to subscribers, reliably.
+
+Flow: ``recompute`` writes ChangeEvents (the outbox) and calls
+``fan_out`` in the same transaction, which adds one pending Delivery per
+matching subscription and enqueues ``mdm.tasks.deliver(delivery_id)`` on
+commit. The task calls ``deliver``, which claims the row with a conditional
+update, POSTs the signed body and records the outcome.
+
+Ordering rule (per subscription and golden record): a delivery is claimed
+only while no delivery of an *older* version of the same record to the same
+subscription is pending or sending. ``delivered``, ``failed`` (4xx),
+``dead`` (retries exhausted) and ``superseded`` are final and release the
+next one, so a dead older event never blocks the record forever; when an
+older delivery finishes, it enqueues the next waiting one. Replaying a dead
+letter whose record the subscriber has meanwhile received at a newer version
+marks it ``superseded`` instead of sending old data over new.
+
+Failures: 2xx delivered; 5xx, 408, 429, connection errors and timeouts are
+temporary (retried with exponential backoff and jitter, ``next_attempt_at``
+stored); other 4xx and 3xx (redirects are not followed) fail at once with
+the response kept; a temporary failure on the last allowed attempt is dead.
+The sweeper (celery beat) re-enqueues deliveries whose worker died while
+sending (lease expired) and due pending ones whose task message was lost.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import random
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from mdm.models import ChangeEvent, Delivery, Subscription, XrefAcknowledgement
+
+log = logging.getLogger(__name__)
+
+RESPONSE_KEEP = 2000  # characters of a receiver's response body kept for the admin
+TEMPORARY_4XX = {408, 425, 429}
+USER_AGENT = "mdm-hub-webhooks/1.0"
+
+
+# --- fan-out (inside the transaction that wrote the events) -----------------
+
+def fan_out(events: list[ChangeEvent]) -> list[int]:
+    """One pending delivery per (event, active subscription that wants it); enqueue on commit."""
+    if not events:
+        return []
+    subscriptions = list(Subscription.objects.filter(active=True))
+    if not subscriptions:
+        return []
+    now = timezone.now()
+    deliveries = [
+        Delivery(subscription=sub, event=event, golden_id=event.golden_id, golden_version=event.golden_version,
+                 next_attempt_at=now, created_at=now)
+        for event in events
+        for sub in subscriptions
+        if sub.wants(event.entity_type.code, event.event_type)
+    ]
+    if not deliveries:
+        return []
+    created = Delivery.objects.bulk_create(deliveries, batch_size=1000)
+    by_subscription: dict[int, list[int]] = {}
+    for d in created:
+        by_subscription.setdefault(d.subscription_id, []).append(d.pk)
+    transaction.on_commit(lambda: [enqueue(ids) for ids in by_subscription.values()])
+    return [d.pk for d in created]
+
+
+TASK_BATCH = 25  # deliveries (of one subscription) per task message
+
+
+def enqueue(delivery_ids, countdown: float | None = None) -> None:
+    """Hand delivery ids to the workers: one at a time for a retry, else in small batches of
+    one subscription (a message per delivery would cost more than the delivery itself)."""
+    from mdm.tasks import deliver as deliver_task, deliver_many
+
+    ids = list(delivery_ids)
+    if countdown:
+        for delivery_id in ids:
+            deliver_task.apply_async((delivery_id,), countdown=countdown)
+        return
+    for start in range(0, len(ids), TASK_BATCH):
+        chunk = ids[start:start + TASK_BATCH]
+        if len(chunk) == 1:
+            deliver_task.delay(chunk[0])
+        else:
+            deliver_many.delay(chunk)
+
+
+# --- signing and the body -----------------------------------------------------
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks signature: ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+@dataclass
+class Job:
+    """A claimed delivery with what sending it needs, loaded in the claim's round trip."""
+
+    id: int
+    attempt: int
+    subscription_id: int
+    subscription_name: str
+    url: str
+    secret: str
+    target_system_id: int | None
+    golden_pk: int
+    golden_version: int
+    event_id: int
+    event_type: str
+    golden_id: str
+    event_created_at: datetime
+    entity_code: str
+    payload_text: str  # the golden record as the API represents it at that version (JSON text)
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.id}"
+
+
+def write_back_ids(target_system_id: int, golden_pk: int, payload: dict) -> tuple[str, list[str]]:
+    """The target system's own IDs of the record: its member records at that version plus
+    IDs it acknowledged for the record (e.g. a customer it created from an earlier webhook)."""
+    from mdm.models import SourceSystem
+
+    code = SourceSystem.objects.filter(pk=target_system_id).values_list("code", flat=True).get()
+    ids = {s["source_id"] for s in payload.get("sources", []) if s["source"] == code}
+    ids |= set(XrefAcknowledgement.objects.filter(golden_id=golden_pk, source_system_id=target_system_id)
+               .values_list("source_id", flat=True))
+    return code, sorted(ids)
+
+
+def body_bytes(job: Job) -> bytes:
+    """The webhook body: event metadata, and under ``data`` the golden record exactly as
+    ``GET /api/v1/{entity_type}/golden/{golden_id}?version=…`` returns it. The stored JSON
+    text is spliced in as is: no parse and re-serialization per delivery."""
+    head = {
+        "type": f"{job.entity_code}.{job.event_type}",
+        "timestamp": job.event_created_at.isoformat(),
+        "event": {"id": job.event_id, "type": job.event_type, "entity_type": job.entity_code,
+                  "golden_id": job.golden_id, "version": job.golden_version},
+    }
+    if job.target_system_id:
+        code, ids = write_back_ids(job.target_system_id, job.golden_pk, json.loads(job.payload_text))
+        head["write_back"] = {"source": code, "source_ids": ids}
+    text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)
+    return (text[:-1] + ',"data":' + job.payload_text + "}").encode()
+
+
+# --- delivering one ----------------------------------------------------------
+
+_local = threading.local()
+
+
+def http_session() -> requests.Session:
+    """One keep-alive session per worker thread: connections to a subscriber are reused."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def backoff_delay(attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th failed attempt: exponential, capped, ±20 % jitter."""
+    base = settings.MDM_WEBHOOK_BACKOFF_BASE * settings.MDM_WEBHOOK_BACKOFF_FACTOR ** max(attempts - 1, 0)
+    return min(base, settings.MDM_WEBHOOK_BACKOFF_MAX) * random.uniform(0.8, 1.2)
+
+
+# The ordering predicate, shared by the claim, the sweeper and the status view.
+_OLDER_OPEN = """
+    NOT EXISTS (SELECT 1 FROM mdm_delivery o
+                WHERE o.subscription_id = d.subscription_id AND o.golden_id = d.golden_id
+                  AND o.golden_version < d.golden_version AND o.status IN ('pending', 'sending'))
+"""
+_JOB_COLUMNS = """d.id, d.attempts, d.subscription_id, s.name, s.url, s.secret, s.target_system_id, d.golden_id,
+    d.golden_version, e.id, e.event_type, e.golden_id_text, e.created_at,
+    (SELECT t.code FROM mdm_entitytype t WHERE t.id = e.entity_type_id), CAST(e.payload AS TEXT)"""
+
+
+def older_open():
+    """ORM twin of ``_OLDER_OPEN``: an older delivery of the same record is still on its way."""
+    return Exists(Delivery.objects.filter(
+        subscription_id=OuterRef("subscription_id"), golden_id=OuterRef("golden_id"),
+        golden_version__lt=OuterRef("golden_version"), status__in=Delivery.BLOCKING))
+
+
+def claim(delivery_id: int, now: datetime) -> Job | None:
+    """PENDING → SENDING when due and not held back by an older delivery; None otherwise.
+
+    One conditional UPDATE: when two workers race for the row, one wins and the
+    other gets no row back. On PostgreSQL the same statement returns the event
+    and subscription (UPDATE … FROM … RETURNING).
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""UPDATE mdm_delivery AS d SET status = 'sending', claimed_at = %s, attempts = d.attempts + 1
+                    FROM mdm_changeevent e, mdm_subscription s
+                    WHERE d.id = %s AND d.status = 'pending' AND d.next_attempt_at <= %s
+                      AND e.id = d.event_id AND s.id = d.subscription_id AND {_OLDER_OPEN}
+                    RETURNING {_JOB_COLUMNS}""",
+                [now, delivery_id, now])
+            row = cursor.fetchone()
+        else:
+            cursor.execute(
+                f"""UPDATE mdm_delivery AS d SET status = 'sending', claimed_at = %s, attempts = d.attempts + 1
+                    WHERE d.id = %s AND d.status = 'pending' AND d.next_attempt_at <= %s AND {_OLDER_OPEN}
+                    RETURNING id""",
+                [now, delivery_id, now])
+            if cursor.fetchone() is None:
+                return None
+            cursor.execute(
+                f"""SELECT {_JOB_COLUMNS} FROM mdm_delivery d JOIN mdm_changeevent e ON e.id = d.event_id
+                    JOIN mdm_subscription s ON s.id = d.subscription_id WHERE d.id = %s""", [delivery_id])
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    job = Job(*row)
+    if isinstance(job.event_created_at, str):  # SQLite hands back text
+        job.event_created_at = datetime.fromisoformat(job.event_created_at)
+    return job
+
+
+@dataclass
+class Outcome:
+    status: str
+    status_code: int | None = None
+    response: str = ""
+    error: str = ""
+    retry_in: float | None = None
+
+
+def attempt(job: Job, now: datetime) -> Outcome:
+    """POST the signed body once and classify the result."""
+    body = body_bytes(job)
+    timestamp = int(now.timestamp())
+    msg_id = job.webhook_id
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(job.secret, msg_id, timestamp, body),
+        "Idempotency-Key": msg_id,
+    }
+    timeouts = (settings.MDM_WEBHOOK_CONNECT_TIMEOUT, settings.MDM_WEBHOOK_READ_TIMEOUT)
+    try:
+        response = http_session().post(job.url, data=body, headers=headers, timeout=timeouts, allow_redirects=False)
+    except requests.Timeout as exc:
+        return Outcome("temporary", error=f"timeout: {exc}"[:500])
+    except requests.RequestException as exc:
+        return Outcome("temporary", error=f"connection error: {exc}"[:500])
+    text = response.text[:RESPONSE_KEEP]
+    code = response.status_code
+    if 200 <= code < 300:
+        return Outcome(Delivery.Status.DELIVERED, code, text)
+    if code >= 500 or code in TEMPORARY_4XX:
+        return Outcome("temporary", code, text, error=f"HTTP {code}")
+    reason = "redirects are not followed; point the subscription at the final URL" if 300 <= code < 400 else \
+        "the receiver rejected the request"
+    return Outcome(Delivery.Status.FAILED, code, text, error=f"HTTP {code}: {reason}")
+
+
+def deliver(delivery_id: int) -> str:
+    """Claim, send and record one delivery; returns what happened (for logs and tests)."""
+    now = timezone.now()
+    job = claim(delivery_id, now)
+    if job is None:
+        return "not claimable"  # delivered already, taken by another worker, not due, or held back
+    outcome = attempt(job, now)
+    finished = timezone.now()
+    fields = {"last_attempt_at": finished, "last_status_code": outcome.status_code,
+              "last_response": outcome.response, "last_error": outcome.error}
+    if outcome.status == "temporary":
+        if job.attempt >= settings.MDM_WEBHOOK_MAX_ATTEMPTS:
+            fields.update(status=Delivery.Status.DEAD,
+                          last_error=f"{outcome.error} (attempt {job.attempt} of {settings.MDM_WEBHOOK_MAX_ATTEMPTS}, "
+                                     "giving up)"[:500])
+        else:
+            outcome.retry_in = backoff_delay(job.attempt)
+            fields.update(status=Delivery.Status.PENDING,
+                          next_attempt_at=finished + timedelta(seconds=outcome.retry_in))
+    else:
+        fields["status"] = outcome.status
+        if outcome.status == Delivery.Status.DELIVERED:
+            fields["delivered_at"] = finished
+    updated, next_id = record_outcome(job, fields)
+    if not updated:
+        log.warning("delivery %s: outcome of attempt %s dropped, the row was reclaimed", delivery_id, job.attempt)
+        return "stale"
+    if outcome.retry_in is not None:
+        schedule_retry(delivery_id, outcome.retry_in)
+    elif next_id is not None:
+        # A final state releases the next waiting version of the same record.
+        transaction.on_commit(lambda: enqueue([next_id]))
+    if fields["status"] != Delivery.Status.DELIVERED:
+        log.info("delivery %s to %s: %s", job.webhook_id, job.subscription_name, fields["last_error"] or
+                 fields["status"])
+    return fields["status"]
+
+
+def record_outcome(job: Job, fields: dict) -> tuple[bool, int | None]:
+    """Write the attempt's outcome, if this worker still holds the attempt (the sweeper may
+    have handed the row to another worker meanwhile); returns (written, next waiting id)."""
+    final = fields["status"] != Delivery.Status.PENDING
+    if connection.vendor == "postgresql":
+        columns = list(fields)
+        assignments = ", ".join(f"{Delivery._meta.get_field(c).column} = %s" for c in columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE mdm_delivery AS d SET {assignments}
+                    WHERE d.id = %s AND d.status = 'sending' AND d.attempts = %s
+                    RETURNING (SELECT n.id FROM mdm_delivery n
+                               WHERE n.subscription_id = d.subscription_id AND n.golden_id = d.golden_id
+                                 AND n.golden_version > d.golden_version AND n.status = 'pending'
+                               ORDER BY n.golden_version LIMIT 1)""",
+                [*fields.values(), job.id, job.attempt])
+            row = cursor.fetchone()
+        if row is None:
+            return False, None
+        return True, row[0] if final else None
+    updated = Delivery.objects.filter(pk=job.id, status=Delivery.Status.SENDING, attempts=job.attempt).update(**fields)
+    if not updated:
+        return False, None
+    if not final:
+        return True, None
+    next_id = (Delivery.objects.filter(subscription_id=job.subscription_id, golden_id=job.golden_pk,
+                                       golden_version__gt=job.golden_version, status=Delivery.Status.PENDING)
+               .order_by("golden_version").values_list("pk", flat=True).first())
+    return True, next_id
+
+
+def deliver_many(delivery_ids: list[int]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for delivery_id in delivery_ids:
+        result = deliver(delivery_id)
+        counts[result] = counts.get(result, 0) + 1
+    return counts
+
+
+def schedule_retry(delivery_id: int, delay: float) -> None:
+    # A broker holding hour-long ETAs would redeliver them (visibility timeout);
+    # the sweeper picks those up when they are due instead.
+    if delay <= settings.MDM_WEBHOOK_ETA_MAX:
+        enqueue([delivery_id], countdown=delay)
+
+
+# --- sweeper and replay --------------------------------------------------------
+
+@dataclass
+class SweepResult:
+    reclaimed: int = 0
+    dead: int = 0
+    requeued: int = 0
+
+
+def sweep(now: datetime | None = None, limit: int = 5000) -> SweepResult:
+    """Re-enqueue what a crash or a lost message left behind.
+
+    - SENDING past its lease: its worker died mid-send; back to PENDING (that
+      attempt counts; on the last attempt it is dead instead).
+    - PENDING, due for longer than a sweep interval and not held back by an
+      older delivery: its task message is gone; enqueue it again.
+    Duplicates are harmless: the claim lets one task through.
+    """
+    now = now or timezone.now()
+    result = SweepResult()
+    cutoff = now - timedelta(seconds=settings.MDM_WEBHOOK_LEASE)
+    stuck = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff)
+    result.dead = stuck.filter(attempts__gte=settings.MDM_WEBHOOK_MAX_ATTEMPTS).update(
+        status=Delivery.Status.DEAD, last_error="the worker was lost during the last allowed attempt")
+    lost = list(stuck.values_list("pk", flat=True)[:limit])
+    if lost:
+        result.reclaimed = Delivery.objects.filter(pk__in=lost, status=Delivery.Status.SENDING,
+                                                   claimed_at__lt=cutoff).update(
+            status=Delivery.Status.PENDING, next_attempt_at=now,
+            last_error="the worker was lost while sending; retrying")
+    grace = now - timedelta(seconds=settings.MDM_SWEEP_INTERVAL * 2)
+    due = list(
+        Delivery.objects.filter(Q(status=Delivery.Status.PENDING) & (Q(next_attempt_at__lte=grace) | Q(pk__in=lost)))
+        .exclude(older_open()).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+    )
+    result.requeued = len(due)
+    if due:
+        enqueue(due)
+    if result.reclaimed or result.dead or result.requeued:
+        log.info("sweep: %s reclaimed from dead workers, %s dead, %s re-enqueued", result.reclaimed, result.dead,
+                 result.requeued)
+    return result
+
+
+@dataclass
+class ReplayResult:
+    requeued: int = 0
+    superseded: int = 0
+
+
+def replay(deliveries, *, actor: str = "") -> ReplayResult:
+    """Send dead letters (failed or dead deliveries) again, from attempt one.
+
+    A dead letter whose record the subscriber has since received (or is
+    receiving) at a newer version is marked superseded rather than sent:
+    old data must not overwrite new.
+    """
+    result = ReplayResult()
+    ids = list(deliveries.filter(status__in=Delivery.DEAD_LETTERS).values_list("pk", flat=True))
+    if not ids:
+        return result
+    newer_sent = Exists(Delivery.objects.filter(
+        subscription_id=OuterRef("subscription_id"), golden_id=OuterRef("golden_id"),
+        golden_version__gt=OuterRef("golden_version"),
+        status__in=[Delivery.Status.DELIVERED, Delivery.Status.SENDING]))
+    now = timezone.now()
+    note = f"replayed by {actor}" if actor else "replayed"
+    with transaction.atomic():
+        for start in range(0, len(ids), 1000):
+            chunk = Delivery.objects.filter(pk__in=ids[start:start + 1000], status__in=Delivery.DEAD_LETTERS)
+            result.superseded += chunk.filter(newer_sent).update(
+                status=Delivery.Status.SUPERSEDED, last_error=f"{note}: a newer version was delivered already")
+            again = list(chunk.values_list("pk", flat=True))
+            result.requeued += Delivery.objects.filter(pk__in=again).update(
+                status=Delivery.Status.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, last_error=note)
+            transaction.on_commit(lambda again=again: enqueue(again))
+    return result
