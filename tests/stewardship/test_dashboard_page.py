@@ -61,3 +61,18 @@ def test_records_per_source(hub):
 def test_an_empty_hub_has_an_honest_dashboard(login, customer_type):
     page = login("viewer").get(reverse("stewardship:home")).content.decode()
     assert "No open tasks" in page and "No pairs scored yet" in page and "No source records yet" in page
+
+
+def test_publishing_failures_show_per_subscription(login, hub):
+    from mdm.models import Delivery, Subscription
+
+    Subscription.objects.create(name="ERP write-back", url="https://erp.example/hooks")
+    Subscription.objects.create(name="Web shop", url="https://shop.example/hooks")
+    hub.customer("Acme Supply Inc")  # a change event: one pending delivery per subscription
+    Delivery.objects.filter(subscription__name="ERP write-back").update(
+        status="dead", attempts=8, last_error="HTTP 503 from https://erp.example/hooks")
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    panel = page[page.index('id="chart-publishing"'):]
+    assert "1 subscription failing" in panel and "dead letters" in panel and "HTTP 503" in panel
+    assert "catching up" in panel  # the web shop's delivery is still pending
+    assert "ERP write-back, dead: 1" in panel

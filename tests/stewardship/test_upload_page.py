@@ -113,3 +113,18 @@ def test_rejects_download_as_csv_with_formulas_defused(login, customer_type, sou
     body = b"".join(response.streaming_content).decode()
     assert response["Content-Disposition"] == f'attachment; filename="batch-{batch.pk}-rejects.csv"'
     assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body
+
+
+def test_a_rejected_row_becomes_a_task_a_steward_closes(login, customer_type, sources):
+    from mdm.models import StewardTask
+
+    upload(login("steward"), CSV.encode())
+    run_upload(Upload.objects.get().pk)
+    task = StewardTask.objects.get(kind="rejected_record")
+    client = login("steward")
+    page = client.get(reverse("stewardship:task", args=[task.pk])).content.decode()
+    assert "Why the hub refused this row" in page and "C-2,,Dallas," in page
+    client.post(reverse("stewardship:task_close", args=[task.pk]),
+                {"version": task.version, "resolution": "fixed_at_source", "note": "CRM fixed the name"})
+    task.refresh_from_db()
+    assert task.status == "resolved" and task.resolution == "fixed_at_source"
