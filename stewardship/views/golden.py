@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from mdm.models import EntityType, GoldenRecord, Override, SourceRecord, StewardTask, TaskComment
 from mdm import selectors as mdm_selectors
+from mdm.models import EntityType, GoldenRecord, Override, SourceRecord, StewardTask, TaskComment
 from mdm.services import stewardship as services
 from stewardship import selectors
 from stewardship.forms import ClearOverrideForm, CommentForm, NoteForm, OverrideForm, SplitForm

@@ -111,7 +111,10 @@ def match_context(task: StewardTask) -> dict:
         "probability": probability, "survivor": survivor,
         "same_golden": golden_a is not None and golden_a == golden_b,
         # Matching titles tasks by golden IDs; the steward reads names.
-        "heading": " ↔ ".join(g.display_name or g.golden_id for g in (golden_a, golden_b) if g) or task.title,
+        # (a retired golden record has no values any more: its record still has a name).
+        "heading": " ↔ ".join(
+            (g.display_name if g else "") or str((r.attributes or {}).get("name") or "") or (g.golden_id if g else "?")
+            for g, r in ((golden_a, left), (golden_b, right)) if g or r) or task.title,
         "counts": {m: sum(1 for r in rows if r["mark"] == m) for m in ("same", "similar", "different", "missing")},
     }
 
