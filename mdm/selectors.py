@@ -107,7 +107,7 @@ def _ancestors(pk: int, kind: str) -> list[dict]:
                         .exclude(parent_id=current).values_list("parent_id", flat=True))
         if not votes:
             break
-        parent = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        parent = min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0]
         if parent in seen:  # a cycle in the sources' data: stop rather than loop
             break
         seen.add(parent)

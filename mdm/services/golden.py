@@ -21,6 +21,7 @@ from django.db.models import F, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from mdm.db import JsonText, bulk_insert, update_rows
 from mdm.models import (
     ChangeEvent,
     EntityType,
@@ -30,7 +31,6 @@ from mdm.models import (
     SourceRecord,
     StewardTask,
 )
-from mdm.db import JsonText, bulk_insert, update_rows
 from mdm.representation import golden_payload
 from mdm.survivorship import Contribution, GoldenResult, compile_rules, compute_golden
 from mdm.survivorship import Override as RuleOverride

@@ -545,7 +545,7 @@ def enrich_price_results(entity: EntityType, config: dict, computed: dict) -> No
         )
     }
     attrs = settings.attributes
-    for golden_pk, (result, members) in computed.items():
+    for result, members in computed.values():
         resolved = [rows[rid] for rid in members if rid in rows]
         if not resolved:
             continue

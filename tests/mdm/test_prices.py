@@ -164,3 +164,25 @@ def test_the_prices_section_is_validated(section, message):
     text = (ENTITY_DIR / "price.yaml").read_text().split("\nprices:")[0] + f"\nprices:\n  {section}\n"
     with pytest.raises(EntityConfigInvalid, match=message):
         check_entity_config(text, "price.yaml")
+
+
+def test_a_price_rule_change_previews_what_activation_does(price_type, acme, gloves, erp, crm,
+                                                           django_capture_on_commit_callbacks):
+    from golden_helpers import admin
+    from mdm.services import rules
+
+    price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="120.00", uom="CS")
+    quote = price(crm, price_type, id="Q1", customer_id="A-1", product_id="CP1", unit_price="10.10", uom="EA")
+    draft = rules.create_rule_draft(price_type, {
+        "default": [{"rule": "source_priority", "sources": ["crm", "erp", "ecom"]}, {"rule": "most_recent"}],
+        "critical": []}, admin())
+    preview = rules.preview_rule_draft(draft)
+    assert preview["changed"] == 1
+    assert preview["examples"][0]["diff"]["unit_price"] == ["120.00", "10.10"]
+    assert preview["examples"][0]["diff"]["unit_price_base"] == ["10", "10.1"]
+    with django_capture_on_commit_callbacks(execute=True):
+        job = rules.activate_rule_draft(draft, admin())
+    job.refresh_from_db()
+    assert job.changed == 1
+    golden = fresh(quote).golden
+    assert (golden.values["unit_price"], golden.values["uom"], golden.values["unit_price_base"]) == ("10.10", "EA", "10.1")
