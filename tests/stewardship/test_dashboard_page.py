@@ -1,0 +1,78 @@
+"""The dashboard draws backlog, rates, score distribution and sources as inline SVG."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from mdm.models import MatchDecision, SourceRecord, StewardTask
+from stewardship import selectors
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_dashboard_draws_its_charts_as_svg(login, hub):
+    hub.possible_match(hub.customer("Acme"), hub.customer("Acme Inc", source="crm"))
+    hub.credit_conflict()
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    for section in ("chart-backlog", "chart-flow", "chart-scores", "chart-sources"):
+        assert f'id="{section}"' in page
+    assert page.count("<svg") >= 3
+    assert "Possible match, Under 1 day: 1" in page  # the backlog bar segment tooltip
+
+
+def test_backlog_counts_open_tasks_by_kind_and_age(hub):
+    task = hub.possible_match(hub.customer("Acme"), hub.customer("Acme Inc", source="crm"))
+    StewardTask.objects.filter(pk=task.pk).update(created_at=timezone.now() - timedelta(days=5))
+    hub.credit_conflict()
+    backlog = selectors.backlog()
+    assert backlog.cells == {("possible_match", "3-7d"): 1, ("attribute_conflict", "today"): 1}
+    assert backlog.total == 2 and backlog.overdue == 1
+
+
+def test_rates_and_the_score_histogram_come_from_match_decisions(hub, customer_type):
+    records = [hub.record("erp", name=f"R{i}") for i in range(4)]
+    ids = sorted(r.pk for r in records)
+    MatchDecision.objects.bulk_create([
+        MatchDecision(entity_type=customer_type, record_a_id=ids[0], record_b_id=ids[1], state="match",
+                      probability=0.99),
+        MatchDecision(entity_type=customer_type, record_a_id=ids[0], record_b_id=ids[2], state="possible",
+                      probability=0.62),
+        MatchDecision(entity_type=customer_type, record_a_id=ids[0], record_b_id=ids[3], state="no_match",
+                      origin="steward", probability=0.55),
+    ])
+    rates = selectors.match_rates()
+    assert rates["auto_link_rate"] == 1.0 and rates["review_rate"] == pytest.approx(2 / 3)
+    counts = selectors.score_histogram(bins=20)["counts"]
+    assert counts[19] == {"match": 1} and counts[12] == {"possible": 1} and counts[11] == {"no_match": 1}
+
+
+def test_records_per_source(hub):
+    hub.customer("A")
+    hub.customer("B", source="crm")
+    hub.customer("C", source="crm")
+    rows = selectors.records_per_source()
+    assert [(r["source_system__code"], r["n"]) for r in rows] == [("crm", 2), ("erp", 1)]
+    assert SourceRecord.objects.count() == 3
+
+
+def test_an_empty_hub_has_an_honest_dashboard(login, customer_type):
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    assert "No open tasks" in page and "No pairs scored yet" in page and "No source records yet" in page
+
+
+def test_publishing_failures_show_per_subscription(login, hub):
+    from mdm.models import Delivery, Subscription
+
+    Subscription.objects.create(name="ERP write-back", url="https://erp.example/hooks")
+    Subscription.objects.create(name="Web shop", url="https://shop.example/hooks")
+    hub.customer("Acme Supply Inc")  # a change event: one pending delivery per subscription
+    Delivery.objects.filter(subscription__name="ERP write-back").update(
+        status="dead", attempts=8, last_error="HTTP 503 from https://erp.example/hooks")
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    panel = page[page.index('id="chart-publishing"'):]
+    assert "1 subscription failing" in panel and "dead letters" in panel and "HTTP 503" in panel
+    assert "catching up" in panel  # the web shop's delivery is still pending
+    assert "ERP write-back, dead: 1" in panel
