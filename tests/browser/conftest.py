@@ -60,6 +60,13 @@ def hub(transactional_db, customer_type, sources):
     return Hub(customer_type, sources)
 
 
+# CI machines are slower and busier than a laptop: give every expectation the
+# same generous budget as actions instead of Playwright's 5 s default.
+from playwright.sync_api import expect  # noqa: E402
+
+expect.set_options(timeout=15_000)
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900},
