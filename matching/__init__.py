@@ -33,7 +33,7 @@ _EXPORTS = {
     "continuation": "matching.cluster",
     "pairwise_scores": "matching.evaluate",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = list(sorted(_EXPORTS))  # noqa: C414 - a list literal form for linters
 
 
 def __getattr__(name: str):

@@ -21,7 +21,6 @@ from django.utils.text import get_valid_filename
 from mdm.models import GoldenRecord, IngestBatch, SourceRecord, StewardTask, TaskComment
 from mdm.services import stewardship as steward_services
 from mdm.services.files import count_lines, ingest_file
-from mdm.services.golden import resolve
 from mdm.services.ingest import IngestError, start_batch
 from stewardship import selectors
 from stewardship.models import BulkAction, Upload
@@ -185,34 +184,30 @@ class AlreadyUndone(Exception):
 
 
 def undo_bulk(action: BulkAction, *, steward) -> BulkAction:
-    """Undo a bulk accept: split each merged pair back apart, newest first.
+    """Undo a bulk accept, newest merge first, with ``undo_merge``: the absorbed
+    golden record comes back under its ID and its task returns to the queue.
 
-    For each merge, the records the absorbed golden record brought are split
-    out of whichever golden record holds them now (``split_golden``), which
-    revives the absorbed golden record under its old ID. A merge whose
-    records moved on since (another merge, an unmerge) is left alone and
-    reported. The undo is claimed once (conditional update), so two clicks
-    cannot undo twice.
+    A merge whose records moved on since (another merge, an unmerge) is left
+    alone and reported. The undo is claimed once (conditional update), so two
+    clicks cannot undo twice.
     """
     now = timezone.now()
     if not BulkAction.objects.filter(pk=action.pk, undone_at__isnull=True).update(undone_at=now, undone_by=steward):
         raise AlreadyUndone(f"Bulk action #{action.pk} was already undone.")
     results = []
     for item in reversed(action.merged):
-        holder = resolve(item["survivor"])
-        moved = set(item.get("moved") or [])
         entry = {"task": item["task"], "survivor": item["survivor"], "absorbed": item["absorbed"]}
-        members = set(SourceRecord.objects.filter(golden=holder, deleted=False).values_list("id", flat=True)) \
-            if holder else set()
-        if holder is None or not moved or not moved <= members or members == moved:
-            entry.update(outcome="skipped", message=f"the records of {item['absorbed']} moved since the merge; "
-                                                    "undo it from the golden record page")
+        survivor = GoldenRecord.objects.filter(golden_id=item["survivor"]).first()
+        absorbed = GoldenRecord.objects.filter(golden_id=item["absorbed"]).first()
+        task = StewardTask.objects.filter(pk=item["task"]).first()
+        if survivor is None or absorbed is None:
+            entry.update(outcome="skipped", message="a golden record of this merge no longer exists")
         else:
             try:
-                steward_services.split_golden(golden=holder, groups=[sorted(members - moved), sorted(moved)],
-                                              steward=steward, note=f"undo of bulk accept #{action.pk}")
+                steward_services.undo_merge(survivor=survivor, absorbed=absorbed, records=item.get("moved") or [],
+                                            steward=steward, task=task, note=f"undo of bulk accept #{action.pk}")
             except steward_services.StewardActionError as exc:
-                entry.update(outcome="failed", message=str(exc))
+                entry.update(outcome="skipped", message=str(exc))
             else:
                 entry.update(outcome="undone")
         results.append(entry)

@@ -6,11 +6,11 @@ type (they show golden IDs and values).
 from __future__ import annotations
 
 import django_filters
-from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +18,8 @@ from rest_framework.views import APIView
 from mdm.api.auth import HasScope, user_has_scope
 from mdm.api.common import KeysetPage, page_serializer, with_etag
 from mdm.models import EntityType, StewardTask
-from mdm.services.tasks import TaskConflict, close_task
+from mdm.services.matching import ensure_explanation
+from mdm.services.stewardship import TaskAlreadyHandled, close_task
 
 
 class Conflict(APIException):
@@ -122,7 +123,10 @@ class TaskDetailView(APIView):
     @extend_schema(tags=["steward tasks"], responses={200: TaskSerializer, 403: OpenApiResponse(),
                                                       404: OpenApiResponse()})
     def get(self, request, pk: int):
-        return Response(TaskSerializer(task_or_404(request, pk)).data)
+        task = task_or_404(request, pk)
+        if task.kind in (StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL):
+            ensure_explanation(task)  # batch matching leaves it to the first reader
+        return Response(TaskSerializer(task).data)
 
 
 class ResolveSerializer(serializers.Serializer):
@@ -148,14 +152,13 @@ class TaskResolveView(APIView):
         data = ResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         action = data.validated_data["action"]
-        status_ = StewardTask.Status.RESOLVED if action == "resolve" else StewardTask.Status.DISMISSED
-        who = getattr(request.user, "name", None) or request.user.get_username()
-        user = request.user if isinstance(request.user, get_user_model()) else None
         resolution = data.validated_data.get("resolution") or ("dismissed" if action == "dismiss" else "resolved")
         try:
-            task = close_task(task.pk, status=status_, resolution=resolution,
-                              note=data.validated_data.get("note", ""), actor=f"api:{who}",
-                              expected_version=data.validated_data.get("version"), user=user)
-        except TaskConflict as exc:
+            task = close_task(task, steward=request.user, resolution=resolution,
+                              note=data.validated_data.get("note", ""), dismiss=action == "dismiss",
+                              expected_version=data.validated_data.get("version"))
+        except TaskAlreadyHandled as exc:
             raise Conflict(str(exc)) from exc
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
         return Response(TaskSerializer(task_or_404(request, task.pk)).data)

@@ -91,8 +91,8 @@ def run(command, *, records, entity, keep, chunk_size, seed, **_):
             for mapping in mappings:
                 path = folder / mapping.file_name
 
-                def sample(batch, rows, rejects):
-                    rss_samples.append(current_rss_mib())
+                def sample(batch, rows, rejects, samples=rss_samples):
+                    samples.append(current_rss_mib())
 
                 result = ingest_file(path=path, source=mapping.source_system, entity_type=mapping.entity_type,
                                      defer_match=True, chunk_size=chunk_size, on_chunk=sample,

@@ -242,7 +242,6 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
 
 def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -> None:
     now = timezone.now()
-    by_id = {r[0]: r for r in records}
     # 1. Golden record per output cluster: the one it continues, else a new one.
     new_needed = [c for c in result.clusters if c.continues is None]
     fresh = iter(golden_service.create_goldens(entity, len(new_needed)))

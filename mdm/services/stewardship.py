@@ -81,7 +81,7 @@ class TaskAlreadyHandled(StewardActionError):
 # --------------------------------------------------------------------------- #
 
 def close_task(task: StewardTask, *, steward, resolution: str, note: str = "",
-               expected_version: int | None = None) -> StewardTask:
+               expected_version: int | None = None, dismiss: bool | None = None) -> StewardTask:
     """Close an open task, once: a conditional update on status and version.
 
     ``expected_version`` is the version the steward saw (default: the
@@ -90,16 +90,23 @@ def close_task(task: StewardTask, *, steward, resolution: str, note: str = "",
     this, after locking their golden records and before writing anything
     else, inside their transaction; the row lock the update takes holds a
     second steward's update until the first commits, which then matches no row.
+
+    ``steward`` may also be an API client with the ``tasks`` scope
+    (automation closing what it fixed at the source); the note then names it.
+    ``dismiss`` closes as dismissed (default: by the resolution code).
     """
-    _require_steward(steward)
+    user, label = _require_closer(steward)
     if not resolution:
         raise StewardActionError("say how the task was resolved")
     expected = task.version if expected_version is None else int(expected_version)
     now = timezone.now()
-    status = TaskStatus.DISMISSED if resolution in DISMISSALS else TaskStatus.RESOLVED
+    if dismiss is None:
+        dismiss = resolution in DISMISSALS
+    if user is None:
+        note = f"[{label}] {note}".strip()
     updated = StewardTask.objects.filter(pk=task.pk, status=TaskStatus.OPEN, version=expected).update(
-        status=status, resolution=resolution[:40], resolution_note=note, resolved_by=steward, resolved_at=now,
-        version=F("version") + 1, updated_at=now,
+        status=TaskStatus.DISMISSED if dismiss else TaskStatus.RESOLVED, resolution=resolution[:40],
+        resolution_note=note, resolved_by=user, resolved_at=now, version=F("version") + 1, updated_at=now,
     )
     if not updated:
         raise _already_handled(task.pk, expected)
@@ -171,6 +178,8 @@ def _already_handled(task_pk: int, expected: int) -> TaskAlreadyHandled:
         return TaskAlreadyHandled(f"Task #{task_pk} no longer exists; nothing was applied.")
     if current.status != TaskStatus.OPEN:
         who = current.resolved_by.get_username() if current.resolved_by else "the hub"
+        if current.resolved_by is None and current.resolution_note.startswith("[api:"):
+            who = current.resolution_note[1:].split("]", 1)[0]  # an API client closed it
         when = timezone.localtime(current.resolved_at).strftime("%Y-%m-%d %H:%M") if current.resolved_at else ""
         how = f" ({current.resolution})" if current.resolution else ""
         return TaskAlreadyHandled(
@@ -312,6 +321,57 @@ def unmerge_record(*, record: SourceRecord, steward, note: str = "") -> GoldenRe
                                  event_types={golden.pk: ChangeEvent.Type.SPLIT}, force_version=True)
     target.refresh_from_db()
     return target
+
+
+def undo_merge(*, survivor: GoldenRecord, absorbed: GoldenRecord, records: Sequence[int], steward,
+               task: StewardTask | None = None, note: str = "") -> GoldenRecord:
+    """Take back a merge: ``records`` (what ``absorbed`` brought) return to ``absorbed``, revived under its ID.
+
+    Unlike an unmerge or a split, an undo says nothing about whether the two
+    are the same thing: the steward's ``match`` decisions across the two
+    groups are removed and no ``no_match`` is stored, and the task that the
+    merge answered (``task``) is open again, so the pair goes back to review.
+    Refused when the records moved on since (another merge, an unmerge).
+    """
+    _require_steward(steward)
+    records = sorted({int(r) for r in records})
+    with transaction.atomic():
+        locked = _lock_goldens([survivor.pk, absorbed.pk])
+        current, former = locked[survivor.pk], locked[absorbed.pk]
+        entity = current.entity_type
+        _require_matched(entity)
+        members = _members(locked)[current.pk]
+        remaining = [r for r in members if r not in records]
+        if former.status != Status.RETIRED or former.merged_into_id != current.pk:
+            raise StewardActionError(f"{former.golden_id} is no longer merged into {current.golden_id}; "
+                                     "there is nothing to undo.")
+        if not records or not set(records) <= set(members) or not remaining:
+            raise StewardActionError(f"The records of {former.golden_id} moved since the merge; "
+                                     "undo it from the golden record page instead.")
+        across = [_pair(a, b) for a in records for b in remaining]
+        cross = Q()
+        for a, b in across:
+            cross |= Q(record_a_id=a, record_b_id=b)
+        MatchDecision.objects.filter(cross, origin=MatchDecision.Origin.STEWARD,
+                                     state=MatchDecision.State.MATCH).delete()
+        # Each side stays one group even if the merge's links ran through the other side.
+        _connect(entity, records, steward, note or "kept together on undo")
+        _connect(entity, remaining, steward, note or "kept together on undo")
+        SourceRecord.objects.filter(pk__in=records).update(golden=former)
+        GoldenRecord.objects.filter(pk=former.pk).update(status=Status.ACTIVE, merged_into=None)
+        if task is not None:
+            reopened = StewardTask.objects.filter(pk=task.pk, status=TaskStatus.RESOLVED, resolution="merged") \
+                .exclude(dedupe_key__in=StewardTask.objects.filter(status=TaskStatus.OPEN).values("dedupe_key")) \
+                .update(status=TaskStatus.OPEN, resolution="", resolution_note="", resolved_at=None,
+                        resolved_by=None, golden=current, other_golden=former, version=F("version") + 1,
+                        updated_at=timezone.now())
+            if not reopened:
+                log.info("task %s not reopened on undo: it changed since the merge", task.pk)
+        golden_service.recompute(entity, [current.pk, former.pk], reason=GoldenRecordVersion.Reason.UNMERGE,
+                                 actor=steward.get_username(), note=note or "merge undone",
+                                 event_types={current.pk: ChangeEvent.Type.SPLIT}, force_version=True)
+    former.refresh_from_db()
+    return former
 
 
 def split_golden(*, golden: GoldenRecord, groups: Sequence[Sequence[int]], steward, note: str = "") -> list[GoldenRecord]:
@@ -532,6 +592,18 @@ def _require_steward(user) -> None:
         raise PermissionDenied("Steward actions are taken by a person with the Stewards role.")
     if not user.is_active or not is_steward(user):
         raise PermissionDenied(f"{user.get_username()} is not a data steward.")
+
+
+def _require_closer(actor):
+    """(user, label) of whoever may close a task: a steward, or an API client with the ``tasks`` scope."""
+    from mdm.models import ApiClient
+
+    if isinstance(actor, ApiClient):
+        if not actor.has_scope("tasks"):
+            raise PermissionDenied(f"API client {actor.name} lacks the 'tasks' scope.")
+        return None, f"api:{actor.name}"
+    _require_steward(actor)
+    return actor, actor.get_username()
 
 
 def _require_task_about(task: StewardTask, goldens: dict) -> None:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from mdm.models import SourceRecord, StewardTask, TaskComment
 from mdm.services import stewardship as services
+from mdm.services.matching import ensure_explanation
 from stewardship import charts, compare, selectors
 from stewardship.filters import TaskFilter, assignable_users
 from stewardship.forms import (
@@ -99,7 +100,8 @@ def match_context(task: StewardTask) -> dict:
     entity = task.entity_type
     labels = {a["name"]: a.get("label") or a["name"].replace("_", " ").capitalize()
               for a in entity.config.get("attributes", [])}
-    explanation = details.get("explanation") or {}
+    # Batch matching leaves explanations to the first reader.
+    explanation = details.get("explanation") or ensure_explanation(task) or {}
     rows = compare.compare_rows(entity.attribute_specs, labels, left.attributes if left else {},
                                 right.attributes if right else {}, explanation)
     probability = details.get("probability", task.probability)

@@ -190,6 +190,12 @@ def test_upload_a_file_and_see_progress_and_rejects(page, users, hub, tmp_path, 
     assert SourceRecord.objects.filter(source_system__code="crm", source_id="A-3").exists()
 
 
+def htmx_idle(page) -> None:
+    """Wait until htmx has no request, swap or settle in flight."""
+    page.wait_for_function(
+        "() => window.htmx && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
 def test_filter_the_queue_in_place_and_claim_a_task(page, users, hub):
     hub.possible_match(hub.customer("Acme Supply Inc"), hub.customer("Acme", source="crm"))
     hub.credit_conflict("Bolt Industrial")
@@ -199,10 +205,14 @@ def test_filter_the_queue_in_place_and_claim_a_task(page, users, hub):
     page.click(".tabs >> text=Attribute conflict")
     expect(page).to_have_url(re.compile(r"kind=attribute_conflict"))
     expect(page.locator("#queue-table tbody tr")).to_have_count(1)
+    htmx_idle(page)  # the swapped-in filter form must be wired before it is used
     page.select_option("select[name=source]", "wms")  # htmx refreshes the results on change
     expect(page.locator("#queue .empty h2")).to_have_text("Nothing matches these filters")
     expect(page).to_have_url(re.compile(r"source=wms"))
+    htmx_idle(page)
     page.click("text=Reset")
+    expect(page.locator("#queue-table tbody tr")).to_have_count(2)
+    htmx_idle(page)
     row = page.locator("#queue-table tbody tr", has_text="Acme")
     row.locator("button:has-text('Claim')").click()
     expect(row.locator(".badge-info")).to_have_text("yours")

@@ -1,4 +1,4 @@
-"""Bulk accept of a filtered set of possible matches, and its undo (split back, IDs restored)."""
+"""Bulk accept of a filtered set of possible matches, and its undo (IDs restored, pairs back in review)."""
 from __future__ import annotations
 
 import pytest
@@ -40,7 +40,7 @@ def test_confirming_merges_each_pair_and_offers_undo(login, pairs):
     assert b"Undo these 2 merges" in client.get(response["Location"]).content
 
 
-def test_undo_splits_each_pair_back_under_the_old_golden_ids(login, pairs):
+def test_undo_puts_each_pair_back_under_the_old_golden_ids_and_back_in_review(login, pairs):
     client = login("steward")
     before = {g.golden_id: sorted(SourceRecord.objects.filter(golden=g).values_list("id", flat=True))
               for a, b, _ in pairs[:2] for g in (a, b)}
@@ -54,6 +54,16 @@ def test_undo_splits_each_pair_back_under_the_old_golden_ids(login, pairs):
     assert GoldenRecord.objects.filter(golden_id__in=before, status="active").count() == 4
     action.refresh_from_db()
     assert action.undone_at is not None and [i["outcome"] for i in action.undo_items] == ["undone", "undone"]
+    # An undo is not a "not a match": the pairs are open for review again, no steward decision across them.
+    from mdm.models import MatchDecision
+
+    assert set(StewardTask.objects.filter(title__in=["pair 0", "pair 1"]).values_list("status", flat=True)) == {"open"}
+    for a, b, _ in pairs[:2]:
+        left = SourceRecord.objects.filter(golden__golden_id=a.golden_id).values_list("id", flat=True)
+        right = SourceRecord.objects.filter(golden__golden_id=b.golden_id).values_list("id", flat=True)
+        assert not MatchDecision.objects.filter(origin="steward", record_a_id__in=[*left, *right],
+                                                record_b_id__in=[*left, *right]).exclude(
+            record_a_id__in=left, record_b_id__in=left).exclude(record_a_id__in=right, record_b_id__in=right).exists()
 
 
 def test_undo_happens_once(login, pairs):
