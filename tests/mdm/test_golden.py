@@ -94,3 +94,19 @@ def test_a_retired_id_resolves_to_its_survivor(customer_type):
     GoldenRecord.objects.filter(pk=old.pk).update(status="retired", merged_into=survivor)
     assert golden_service.resolve(old.golden_id) == survivor
     assert golden_service.resolve("CUS-999999") is None
+
+
+def test_explain_golden_prints_each_value_with_its_source_rule_and_what_it_beat(customer_type, two_sources):
+    import io
+
+    from django.core.management import call_command
+
+    golden = attach(customer_type, two_sources)
+    golden_service.recompute(customer_type, [golden.pk], reason="match")
+    out = io.StringIO()
+    call_command("explain_golden", golden.golden_id, stdout=out)
+    text = out.getvalue()
+    assert text.startswith(f"{golden.golden_id} v1 (active), sources: crm:C1, erp:E1")
+    assert "name           Acme Supply Inc.  [source_priority, erp:E1]" in text
+    assert "beat Acme Supply from crm:C1 (source_priority)" in text
+    assert "+14155550199 (crm); +14155550134 (erp)  [aggregate, several sources]" in text

@@ -176,6 +176,24 @@ def test_unmerging_what_a_merge_brought_in_restores_both_golden_records_exactly(
     assert golden_service.resolve(second.golden_id) == second
 
 
+def test_undoing_a_merge_restores_both_golden_records_and_reopens_the_question(acme):
+    first, second = acme
+    before = {g.golden_id: (g.values, members(g)) for g in (first, second)}
+    task = pair_task(first, second)
+    moved = members(second)
+    s.merge_goldens(survivor=first, others=[second], steward=steward(), task=task)
+    assert fresh(task).status == "resolved"
+    revived = s.undo_merge(survivor=first, absorbed=second, records=moved, steward=steward(), task=task)
+    assert revived == second and revived.status == "active" and revived.merged_into is None
+    assert {g.golden_id: (fresh(g).values, members(g)) for g in (first, second)} == before
+    # Unlike an unmerge, an undo does not answer "not a match": the pair is back in review.
+    assert not MatchDecision.objects.filter(origin="steward").exists()
+    task = fresh(task)
+    assert task.status == "open" and {task.golden_id, task.other_golden_id} == {first.pk, second.pk}
+    with pytest.raises(StewardActionError, match="no longer merged"):
+        s.undo_merge(survivor=first, absorbed=second, records=moved, steward=steward())
+
+
 def test_unmerging_an_original_record_gives_it_a_new_golden_record(customer_type, erp, crm):
     e1, e2 = ingest(erp, customer_type, {"id": "E1", "name": "Acme"}, {"id": "E2", "name": "Acme West"})
     golden = golden_of(customer_type, e1, e2)
