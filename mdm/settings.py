@@ -227,6 +227,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Hub behaviour ----------------------------------------------------------
 MDM_INGEST_MAX_BATCH = env("MDM_INGEST_MAX_BATCH")
+# A batch match recomputing more golden records than this hands them to the
+# background recompute job (parallel slices, progress) instead of doing it inline.
+MDM_MATCH_INLINE_RECOMPUTE = env.int("MDM_MATCH_INLINE_RECOMPUTE", default=5000)
 MDM_ENTITY_CONFIG_DIR = BASE_DIR / "mdm" / "config" / "entities"
 MDM_WEBHOOK_CONNECT_TIMEOUT = env("MDM_WEBHOOK_CONNECT_TIMEOUT")
 MDM_WEBHOOK_READ_TIMEOUT = env("MDM_WEBHOOK_READ_TIMEOUT")

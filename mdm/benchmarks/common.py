@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import resource
 import time
 from contextlib import contextmanager
@@ -43,3 +44,57 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
     return ordered[rank]
+
+
+def peak_of_process_tree(root: int) -> dict[str, float]:
+    """Peak resident memory (VmHWM) of a process and its children, from /proc (Linux)."""
+    from pathlib import Path
+
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    peaks = {}
+    for index, pid in enumerate(tree):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks["main" if index == 0 else f"child {index}"] = int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return peaks
+
+
+def start_worker(processes: int, out):
+    """A real Celery worker on the configured broker and database (prefork, one process per slice)."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    from mdm.celery import app
+
+    app.conf.task_always_eager = False
+    app.control.purge()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "mdm", "worker", "-P", "prefork", "-c", str(processes), "-Q", "mdm",
+         "-l", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench-{os.getpid()}@%h"],
+        cwd=settings.BASE_DIR,
+        env=dict(os.environ, PYTHONPATH=str(settings.BASE_DIR), MDM_RECOMPUTE_SLICES=str(processes)),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=0.5)
+        if any(f"bench-{os.getpid()}@" in name for reply in replies for name in reply):
+            out(f"worker ready ({processes} processes)")
+            return worker
+    worker.terminate()
+    raise RuntimeError("the Celery worker did not start within 60 s")

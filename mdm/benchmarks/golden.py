@@ -26,7 +26,14 @@ from django.db import connection, transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from mdm.benchmarks.common import current_rss_mib, database_label, peak_rss_mib, stopwatch
+from mdm.benchmarks.common import (
+    current_rss_mib,
+    database_label,
+    peak_of_process_tree,
+    peak_rss_mib,
+    start_worker,
+    stopwatch,
+)
 
 BENCH_SOURCES = [("erp", "ERP", "erp"), ("crm", "CRM", "crm"), ("ecom", "Web shop", "ecommerce")]
 BATCH = 5000
@@ -77,7 +84,7 @@ def run(command, goldens: int = 100_000, seed: int = 7, examples: int = 10, slic
     from django.conf import settings
 
     slices = slices or settings.MDM_RECOMPUTE_SLICES
-    worker = None if in_process or not os.environ.get("REDIS_URL") else _start_worker(slices, out)
+    worker = None if in_process or not os.environ.get("REDIS_URL") else start_worker(slices, out)
     try:
         with override_settings(MDM_RECOMPUTE_SLICES=slices), stopwatch() as recompute_time:
             job = rules.activate_rule_draft(draft, "benchmark")
@@ -88,7 +95,7 @@ def run(command, goldens: int = 100_000, seed: int = 7, examples: int = 10, slic
                 if worker is not None and worker.poll() is not None:
                     raise RuntimeError("the Celery worker died; see its output above")
                 time.sleep(0.1)
-        worker_peak = _peak_of_process_tree(worker.pid) if worker is not None else {}
+        worker_peak = peak_of_process_tree(worker.pid) if worker is not None else {}
     finally:
         if worker is not None:
             worker.terminate()
@@ -106,60 +113,6 @@ def run(command, goldens: int = 100_000, seed: int = 7, examples: int = 10, slic
     out(f"targets: preview <= 10 s {'met' if preview_time['seconds'] <= 10 else 'MISSED'}, "
         f"recompute <= 60 s {'met' if seconds <= 60 else 'MISSED'} (shared machine: figures vary)")
     return {"preview_seconds": preview_time["seconds"], "recompute_seconds": seconds, "changed": job.changed}
-
-
-def _peak_of_process_tree(root: int) -> dict[str, float]:
-    """Peak resident memory (VmHWM) of a process and its children, from /proc (Linux)."""
-    from pathlib import Path
-
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents[int(stat.parent.name)] = int(fields[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += [child for child, parent in parents.items() if parent == pid]
-    peaks = {}
-    for index, pid in enumerate(tree):
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks["main" if index == 0 else f"child {index}"] = int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return peaks
-
-
-def _start_worker(processes: int, out):
-    """A real Celery worker on the configured broker and database (prefork, one process per slice)."""
-    import subprocess
-    import sys
-
-    from django.conf import settings
-
-    from mdm.celery import app
-
-    app.conf.task_always_eager = False
-    app.control.purge()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mdm", "worker", "-P", "prefork", "-c", str(processes), "-Q", "mdm",
-         "-l", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench-{os.getpid()}@%h"],
-        cwd=settings.BASE_DIR,
-        env=dict(os.environ, PYTHONPATH=str(settings.BASE_DIR), MDM_RECOMPUTE_SLICES=str(processes)),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=0.5)
-        if any(f"bench-{os.getpid()}@" in name for reply in replies for name in reply):
-            out(f"worker ready ({processes} processes)")
-            return worker
-    worker.terminate()
-    raise RuntimeError("the Celery worker did not start within 60 s")
 
 
 def _customer_type():

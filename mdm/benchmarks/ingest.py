@@ -20,7 +20,7 @@ from django.db import connection
 from mdm.benchmarks.common import current_rss_mib, database_label, peak_rss_mib
 from mdm.demo import generator
 from mdm.demo.load import load_configs
-from mdm.models import BlockingKey, FieldMapping, StewardTask, IngestBatch, RejectedRecord, SourceRecord, SourceRecordVersion
+from mdm.models import BlockingKey, FieldMapping, GoldenRelationship, StewardTask, IngestBatch, RejectedRecord, SourceRecord, SourceRecordVersion
 from mdm.services.files import ingest_file
 from mdm.services.sources import add_source
 
@@ -59,6 +59,7 @@ def _wipe(entity_code: str) -> None:
     records = SourceRecord.objects.filter(**scope)
     for qs in (
         StewardTask.objects.filter(rejected__in=RejectedRecord.objects.filter(**scope)),
+        GoldenRelationship.objects.filter(via_record__in=records),
         SourceRecordVersion.objects.filter(record__in=records),
         BlockingKey.objects.filter(record__in=records),
         RejectedRecord.objects.filter(**scope),

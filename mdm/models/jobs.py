@@ -28,6 +28,9 @@ class RuleChangeJob(models.Model):
 
     entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="rule_jobs")
     config_version = models.ForeignKey(EntityConfigVersion, on_delete=models.PROTECT, related_name="jobs")
+    # Why the golden records are recomputed: a rule change, or a batch match
+    # that moved too many records to recompute them inside its transaction.
+    reason = models.CharField(max_length=20, default="rule_change")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
     total = models.PositiveIntegerField(default=0, help_text="Golden records to recompute.")
     processed = models.PositiveIntegerField(default=0)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -153,6 +154,7 @@ class MatchStats:
     engine: dict = field(default_factory=dict)
     model_version: int | None = None
     result: Any = None  # the engine's BatchResult of a batch run (benchmarks compare clusterings)
+    recompute_job: int | None = None  # the background job computing golden values of a big batch
 
     def summary(self) -> str:
         if "resolve prices" in self.stages:
@@ -163,6 +165,8 @@ class MatchStats:
         if self.moved:
             parts.append(f"{self.moved} records moved")
         parts.append(f"{self.possible_tasks} possible-match and {self.merge_tasks} merge-proposal tasks")
+        if self.recompute_job:
+            parts.append(f"golden values of {self.goldens_changed} records computing in job #{self.recompute_job}")
         if self.actions:
             parts.append(", ".join(f"{k}: {v}" for k, v in sorted(self.actions.items())))
         return "; ".join(parts)
@@ -272,10 +276,13 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
         event_types.setdefault(survivor, ChangeEvent.Type.MERGED)
     stats.goldens_retired = len(abandoned)
 
-    # 3. Blocking keys of every active record, rebuilt.
+    # 3. Blocking keys of every active record, rebuilt (in slices: a million
+    # records have several million keys).
     BlockingKey.objects.filter(entity_type=entity)._raw_delete(connection.alias)
-    key_rows = [(entity.pk, key, rid) for rid, _, attributes in records for key in engine.blocking_keys(attributes)]
-    insert_rows(BlockingKey, ["entity_type", "key", "record"], key_rows)
+    for start in range(0, len(records), 50_000):
+        insert_rows(BlockingKey, ["entity_type", "key", "record"],
+                    [(entity.pk, key, rid) for rid, _, attributes in records[start:start + 50_000]
+                     for key in engine.blocking_keys(attributes)])
 
     # 4. Automatic link decisions: the scored pairs inside each cluster, and possible matches.
     MatchDecision.objects.filter(entity_type=entity, origin=MatchDecision.Origin.AUTO)._raw_delete(connection.alias)
@@ -316,12 +323,23 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
     stats.possible_tasks = sum(1 for t in opened if t.kind == StewardTask.Kind.POSSIBLE_MATCH)
     stats.merge_tasks = sum(1 for t in opened if t.kind == StewardTask.Kind.MERGE_PROPOSAL)
 
-    # 6. Golden values, versions and events for every golden whose membership changed.
+    # 6. Golden values, versions and events for every golden whose membership changed:
+    # here when they are few; a big batch (an initial load) hands the active
+    # ones to the parallel recompute job rules use, with progress, so matching
+    # commits the identities in seconds instead of holding one huge transaction.
     touched = {g for _, g in moves} | {existing[rid] for rid, _ in moves if rid in existing} | set(event_types)
-    untouched_new = set(golden_of_cluster) - touched
-    touched |= {g for g in untouched_new if g not in continued}
-    recomputed = golden_service.recompute(entity, touched, reason="match", event_types=event_types)
-    stats.goldens_changed = len(recomputed.changed)
+    touched |= {g for g in golden_of_cluster if g not in continued}
+    if len(touched) <= settings.MDM_MATCH_INLINE_RECOMPUTE:
+        recomputed = golden_service.recompute(entity, touched, reason="match", event_types=event_types)
+        stats.goldens_changed = len(recomputed.changed)
+        return
+    retired = [pk for pk, kind in event_types.items() if kind == ChangeEvent.Type.RETIRED]
+    golden_service.recompute(entity, retired, reason="match", event_types=event_types)
+    from mdm.services.rules import active_config_version, start_recompute_job
+
+    job = start_recompute_job(entity, active_config_version(entity), user="matching", reason="match")
+    stats.recompute_job = job.pk
+    stats.goldens_changed = len(touched)
 
 
 def _pair_key(prefix: str, a: int, b: int) -> str:

@@ -354,8 +354,15 @@ def activate_rule_draft(draft: EntityConfigVersion, user) -> RuleChangeJob:
     return job
 
 
-def start_recompute_job(entity: EntityType, version: EntityConfigVersion, *, user="", only_if_goldens: bool = False
-                        ) -> RuleChangeJob | None:
+def active_config_version(entity: EntityType) -> EntityConfigVersion:
+    """The config version in force (the newest active one; a config loaded before drafts existed: its latest)."""
+    versions = EntityConfigVersion.objects.filter(entity_type=entity)
+    return (versions.filter(status=Status.ACTIVE).order_by("-version").first()
+            or versions.order_by("-version").first())
+
+
+def start_recompute_job(entity: EntityType, version: EntityConfigVersion, *, user="", only_if_goldens: bool = False,
+                        reason: str = GoldenRecordVersion.Reason.RULE_CHANGE) -> RuleChangeJob | None:
     """Create a job recomputing every active golden record of ``entity``; enqueued when the transaction commits.
 
     A job still pending or running for the same entity type is superseded:
@@ -370,7 +377,7 @@ def start_recompute_job(entity: EntityType, version: EntityConfigVersion, *, use
     RuleChangeJob.objects.filter(entity_type=entity, status__in=[JobStatus.PENDING, JobStatus.RUNNING]).update(
         status=JobStatus.SUPERSEDED, finished_at=now, updated_at=now)
     job = RuleChangeJob.objects.create(entity_type=entity, config_version=version, total=active.count(),
-                                       created_by=actor)
+                                       created_by=actor, reason=reason)
     job_id = job.pk
     transaction.on_commit(lambda: _enqueue(job_id))
     return job
@@ -449,7 +456,7 @@ def run_slice(slice_id: int) -> RuleChangeSlice | None:
     slice_ = RuleChangeSlice.objects.select_related("job__entity_type", "job__config_version").get(pk=slice_id)
     job = slice_.job
     entity = job.entity_type
-    note = f"rules v{job.config_version.version}"
+    note = f"rules v{job.config_version.version}" if job.reason == GoldenRecordVersion.Reason.RULE_CHANGE else ""
     try:
         while True:
             status = RuleChangeJob.objects.filter(pk=job.pk).values_list("status", flat=True).get()
@@ -463,7 +470,7 @@ def run_slice(slice_id: int) -> RuleChangeSlice | None:
                 break
             with transaction.atomic():
                 entity.refresh_from_db(fields=["config", "config_yaml", "version"])
-                result = golden_service.recompute(entity, pks, reason=GoldenRecordVersion.Reason.RULE_CHANGE,
+                result = golden_service.recompute(entity, pks, reason=job.reason,
                                                   actor=job.created_by or "system", note=note)
                 stamp = timezone.now()
                 RuleChangeSlice.objects.filter(pk=slice_.pk).update(

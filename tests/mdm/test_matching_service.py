@@ -165,3 +165,18 @@ def test_match_and_export_xref_commands(demo, tmp_path):
     rows = list(csv.DictReader(path.open()))
     assert rows and set(rows[0]) == {"source", "source_id", "golden_id"}
     assert all(r["golden_id"].startswith("CUS-") for r in rows)
+
+
+def test_a_big_batch_commits_identities_and_computes_golden_values_in_the_recompute_job(
+        demo, settings, django_capture_on_commit_callbacks):
+    from mdm.models import RuleChangeJob
+
+    settings.MDM_MATCH_INLINE_RECOMPUTE = 10
+    with django_capture_on_commit_callbacks(execute=True):
+        stats = match_all("customer")
+    job = RuleChangeJob.objects.get(pk=stats.recompute_job)
+    assert job.reason == "match" and job.status == "completed" and job.processed == stats.goldens_changed
+    goldens = GoldenRecord.objects.filter(entity_type__code="customer", status="active")
+    assert goldens.filter(version=0).count() == 0
+    assert all(g.values.get("name") for g in goldens)
+    assert f1_against_truth("customer", demo) >= 0.95

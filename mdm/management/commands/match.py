@@ -19,6 +19,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--entity", required=True)
         parser.add_argument("--retrain", action="store_true", help="train a new model version first")
+        parser.add_argument("--wait", action="store_true",
+                            help="for a big batch, wait until the background job has computed the golden values")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **opts):
@@ -45,3 +47,27 @@ class Command(BaseCommand):
             self.stdout.write(f"model version {stats.model_version}")
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in stats.stages.items())
         self.stdout.write(f"done in {time.perf_counter() - started:.1f}s ({stages})")
+        if stats.recompute_job:
+            self._follow(stats.recompute_job, opts)
+
+    def _follow(self, job_id: int, opts) -> None:
+        from mdm.models import RuleChangeJob
+
+        job = RuleChangeJob.objects.get(pk=job_id)
+        if job.finished or not opts["wait"]:
+            self.stdout.write(f"golden values: job #{job_id} {job.status} ({job.processed}/{job.total}); "
+                              "follow it in the admin (rule change jobs)")
+            return
+        bar = tqdm(total=job.total, unit=" golden", file=sys.stderr, disable=opts["no_progress"] or None,
+                   desc="golden values")
+        waited_idle = 0.0
+        while not job.finished:
+            time.sleep(0.5)
+            previous = job.processed
+            job.refresh_from_db()
+            bar.update(job.processed - previous)
+            waited_idle = 0.0 if job.processed != previous else waited_idle + 0.5
+            if waited_idle == 30:
+                self.stderr.write("no progress for 30 s: is a worker running? (celery -A mdm worker -Q mdm)")
+        bar.close()
+        self.stdout.write(f"golden values: job #{job_id} {job.status}, {job.processed} recomputed")
