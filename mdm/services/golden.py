@@ -242,9 +242,11 @@ def _payload_text(payload) -> JsonText:
 def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_version, result: RecomputeResult) -> None:
     now = timezone.now()
     # Lock in id order so two recomputes touching the same goldens cannot
-    # deadlock. The stored values and lineage are not read back: the
-    # fingerprint tells whether anything changed.
-    goldens = list(GoldenRecord.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+    # deadlock; NO KEY UPDATE, so rows merely referencing these goldens
+    # (relationships, prices written by a parallel slice) are not blocked by
+    # their foreign-key checks. The stored values and lineage are not read
+    # back: the fingerprint tells whether anything changed.
+    goldens = list(GoldenRecord.objects.select_for_update(no_key=True).filter(pk__in=pks).order_by("pk")
                    .defer("values", "lineage"))
     computed, xref = _compute(entity, pks)
     retired_targets = dict(

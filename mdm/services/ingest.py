@@ -283,7 +283,7 @@ class _ChunkWriter:
         with transaction.atomic():
             # Serialise writers of the same source system so two concurrent
             # batches cannot both create the same source ID.
-            SourceSystem.objects.select_for_update().filter(pk=self.source.pk).exists()
+            SourceSystem.objects.select_for_update(no_key=True).filter(pk=self.source.pk).exists()
             ids = [p["source_id"] for p in prepared if "reject" not in p]
             existing = {
                 r.source_id: r

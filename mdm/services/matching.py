@@ -92,7 +92,9 @@ def save_model(entity: EntityType, engine: MatchEngine, stats: dict) -> MatchMod
 
 
 def _lock_entity(entity: EntityType) -> None:
-    EntityType.objects.select_for_update().filter(pk=entity.pk).exists()
+    # NO KEY UPDATE: matching runs of one entity type exclude each other, while
+    # ingests (whose new rows reference the entity type) are not held up.
+    EntityType.objects.select_for_update(no_key=True).filter(pk=entity.pk).exists()
 
 
 def steward_constraints(entity: EntityType, record_ids: Iterable[int] | None = None) -> Constraints:
@@ -440,7 +442,7 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
         from mdm.services.prices import resolve_price_records
 
         with transaction.atomic():
-            claimed = list(SourceRecord.objects.select_for_update(skip_locked=True)
+            claimed = list(SourceRecord.objects.select_for_update(skip_locked=True, no_key=True)
                            .filter(pk__in=record_ids, needs_match=True).values_list("pk", flat=True))
             SourceRecord.objects.filter(pk__in=claimed).update(needs_match=False)
             resolve_price_records(entity, claimed)
@@ -455,7 +457,7 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
     actions: Counter = Counter()
     with transaction.atomic():
         _lock_entity(entity)
-        claimed = list(SourceRecord.objects.select_for_update(skip_locked=True)
+        claimed = list(SourceRecord.objects.select_for_update(skip_locked=True, no_key=True)
                        .filter(pk__in=record_ids, needs_match=True).select_related("source_system").order_by("pk"))
         if not claimed:
             return {"claimed": 0}

@@ -297,7 +297,7 @@ def unmerge_record(*, record: SourceRecord, steward, note: str = "") -> GoldenRe
         golden = locked[golden_pk]
         entity = golden.entity_type
         _require_matched(entity)
-        current = SourceRecord.objects.select_for_update().get(pk=record.pk)
+        current = SourceRecord.objects.select_for_update(no_key=True).get(pk=record.pk)
         if current.golden_id != golden.pk:
             raise StewardActionError(f"{record} moved to another golden record meanwhile; reload and try again.")
         _require_active(golden, entity)
@@ -635,7 +635,7 @@ def _require_active(golden: GoldenRecord, entity) -> None:
 def _lock_goldens(pks: Iterable[int]) -> dict[int, GoldenRecord]:
     """Lock golden rows in id order (no deadlocks between overlapping actions) and return them fresh."""
     pks = sorted(set(pks))
-    rows = list(GoldenRecord.objects.select_for_update(of=("self",)).select_related("entity_type")
+    rows = list(GoldenRecord.objects.select_for_update(of=("self",), no_key=True).select_related("entity_type")
                 .filter(pk__in=pks).order_by("pk"))
     found = {g.pk: g for g in rows}
     missing = [pk for pk in pks if pk not in found]
