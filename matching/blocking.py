@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,9 +177,24 @@ class CandidatePairs:
     pass_names: list[str]
     stats: dict = field(default_factory=dict)
     frequent_keys: list[str] = field(default_factory=list)
+    # Per pass: (record rows, key codes, code -> key string), kept so the hub
+    # can store every record's keys without computing them a second time.
+    key_arrays: list = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.I)
+
+    def record_keys(self, ids: np.ndarray) -> Iterator[tuple[int, str]]:
+        """``(record id, key)`` for every key of every record, the same keys
+        :func:`blocking_keys` gives one record at a time."""
+        id_list = ids.tolist()
+        for rows, codes, key_name in self.key_arrays:
+            names: dict[int, str] = {}
+            for row, code in zip(rows.tolist(), codes.tolist()):
+                name = names.get(code)
+                if name is None:
+                    name = names[code] = key_name(code)
+                yield id_list[row], name
 
     def of_pass(self, name: str) -> np.ndarray:
         """Indices of the pairs found by pass ``name``."""
@@ -295,10 +310,12 @@ def generate_pairs(settings: MatchSettings, table, *, passes: Sequence[BlockingP
     all_codes, all_bits = [], []
     stats: dict[str, Any] = {"passes": {}}
     frequent: list[tuple[int, str]] = []
+    key_arrays: list = []
     sources = table.sources
     for pi, bpass in enumerate(passes):
         cap = bpass.max_block_size or settings.blocking.max_block_size
         rec_a, key_code, key_name = _pass_key_arrays(bpass, table)
+        key_arrays.append((rec_a, key_code, key_name))
         key_uniq, key_a = np.unique(key_code, return_inverse=True)
         key_a = key_a.astype(np.int64)
         I, J, capped = _pairs_within_groups(rec_a, key_a, cap)
@@ -333,7 +350,7 @@ def generate_pairs(settings: MatchSettings, table, *, passes: Sequence[BlockingP
     stats["pairs"] = int(uniq.size)
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     return CandidatePairs(I=I, J=J, passes=merged, pass_names=[p.name for p in passes], stats=stats,
-                          frequent_keys=[k for _, k in frequent[:5000]])
+                          frequent_keys=[k for _, k in frequent[:5000]], key_arrays=key_arrays)
 
 
 # --------------------------------------------------------------------------- #

@@ -144,6 +144,8 @@ class BatchResult:
     model: MatchModel
     stats: dict
     pairs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    # () -> iterator of (record id, blocking key): the keys blocking computed, for the hub's key table.
+    record_keys: Any = field(default=None, repr=False)
 
     def pairs_above(self, threshold: float) -> list[ScoredPair]:
         sel = np.flatnonzero(self.pairs["probability"] >= threshold)
@@ -311,8 +313,16 @@ class MatchEngine:
         stats["peak_rss_mb"] = round(_peak_rss_mb(), 1)
         pairs = {"record_a": table.ids[cands.I], "record_b": table.ids[cands.J], "weight": weights,
                  "probability": probs}
+        frequent = set(self.model.frequent_keys) if self.model and self.model.frequent_keys else set()
+        ids = table.ids
+
+        def record_keys():
+            # The model's too-common keys are left out, as blocking_keys() does for one record.
+            return ((rid, key) for rid, key in cands.record_keys(ids) if key not in frequent)
+
         return BatchResult(clusters=clusters, cluster_of=cluster_of, possible_matches=possible,
-                           merge_proposals=proposals, model=self.model, stats=stats, pairs=pairs)
+                           merge_proposals=proposals, model=self.model, stats=stats, pairs=pairs,
+                           record_keys=record_keys)
 
     def _constraint_rows(self, table: RecordTable, constraints: Constraints | None):
         if not constraints:

@@ -45,6 +45,15 @@ def _column_values(model: type[models.Model], field_names: Sequence[str]):
     return columns, attnames, converters
 
 
+def allocate_ids(model: type[models.Model], count: int) -> list[int]:
+    """Primary keys drawn from the table's sequence (PostgreSQL), for rows inserted with COPY."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                       [table, model._meta.pk.column, count])
+        return [row[0] for row in cursor.fetchall()]
+
+
 def bulk_insert(objs: Sequence[models.Model], field_names: Sequence[str]) -> None:
     """Insert ``objs`` (all of one model, without pk) and set their ``pk``."""
     if not objs:
@@ -60,12 +69,8 @@ def bulk_insert(objs: Sequence[models.Model], field_names: Sequence[str]) -> Non
     table = model._meta.db_table
     pk_column = model._meta.pk.column
     columns, attnames, converters = _column_values(model, field_names)
+    ids = allocate_ids(model, len(objs))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [table, pk_column, len(objs)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
         quoted = ", ".join(connection.ops.quote_name(c) for c in [pk_column, *columns])
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from mdm.db import JsonText, bulk_insert, update_rows
+from mdm.db import SMALL as SMALL_BATCH, JsonText, allocate_ids, bulk_insert, insert_rows, update_rows
 from mdm.models import (
     ChangeEvent,
     EntityType,
@@ -72,13 +72,24 @@ def create_goldens(entity: EntityType, count: int) -> list[GoldenRecord]:
     if count <= 0:
         return []
     now = timezone.now()
+    numbers = allocate_numbers(entity, count)
+    fields = ["entity_type", "golden_id", "status", "display_name", "values", "lineage", "version", "fingerprint",
+              "created_at", "updated_at"]
+    if count >= SMALL_BATCH and connection.vendor == "postgresql":
+        # Initial loads create a hundred thousand at once: rows, not model instances.
+        ids = allocate_ids(GoldenRecord, count)
+        insert_rows(GoldenRecord, ["id", *fields], [
+            (pk, entity.pk, format_golden_id(entity, n), GoldenRecord.Status.ACTIVE, "", {}, {}, 0, "", now, now)
+            for pk, n in zip(ids, numbers)
+        ])
+        return [GoldenRecord(pk=pk, entity_type=entity, golden_id=format_golden_id(entity, n), version=0,
+                             created_at=now, updated_at=now) for pk, n in zip(ids, numbers)]
     goldens = [
         GoldenRecord(entity_type=entity, golden_id=format_golden_id(entity, n), version=0, created_at=now,
                      updated_at=now)
-        for n in allocate_numbers(entity, count)
+        for n in numbers
     ]
-    bulk_insert(goldens, ["entity_type", "golden_id", "status", "display_name", "values", "lineage", "version",
-                          "fingerprint", "created_at", "updated_at"])
+    bulk_insert(goldens, fields)
     return goldens
 
 

@@ -21,6 +21,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,7 +262,9 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
             target[rid] = golden_of_cluster[k]
     moves = [(rid, g) for rid, g in target.items() if existing.get(rid) != g]
     stats.moved = sum(1 for rid, _ in moves if rid in existing)
-    update_rows(SourceRecord, ["golden"], moves)
+    # One rewrite per row: a moved record gets its golden record and loses its
+    # pending flag together (PostgreSQL rewrites the whole wide row per UPDATE).
+    update_rows(SourceRecord, ["golden", "needs_match"], [(rid, g, False) for rid, g in moves])
     SourceRecord.objects.filter(entity_type=entity, needs_match=True).update(needs_match=False)
 
     # 2. Existing golden records no cluster continues: retired into where most of their records went.
@@ -281,10 +284,9 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
     # 3. Blocking keys of every active record, rebuilt (in slices: a million
     # records have several million keys).
     BlockingKey.objects.filter(entity_type=entity)._raw_delete(connection.alias)
-    for start in range(0, len(records), 50_000):
-        insert_rows(BlockingKey, ["entity_type", "key", "record"],
-                    [(entity.pk, key, rid) for rid, _, attributes in records[start:start + 50_000]
-                     for key in engine.blocking_keys(attributes)])
+    keys = result.record_keys()
+    while chunk := [(entity.pk, key, rid) for rid, key in islice(keys, 200_000)]:
+        insert_rows(BlockingKey, ["entity_type", "key", "record"], chunk)
 
     # 4. Automatic link decisions: the scored pairs inside each cluster, and possible matches.
     MatchDecision.objects.filter(entity_type=entity, origin=MatchDecision.Origin.AUTO)._raw_delete(connection.alias)

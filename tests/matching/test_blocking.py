@@ -134,3 +134,24 @@ def test_no_shared_key_means_no_pairs():
     s = settings([{"name": "ph", "keys": [{"attribute": "phone"}]}])
     cp = generate_pairs(s, RecordTable([(1, "a", {"phone": "1"}), (2, "b", {"phone": "2"})]))
     assert len(cp) == 0 and cp.stats["pairs"] == 0
+
+
+def test_a_batch_run_hands_back_the_same_keys_blocking_keys_gives_one_record_at_a_time():
+    from matching.engine import MatchEngine
+
+    settings = {
+        "comparisons": [{"name": "name", "template": "company_name", "attribute": "name"}],
+        "blocking": {"passes": [
+            {"name": "nm", "keys": [{"attribute": "name__core", "transform": "first_token"}]},
+            {"name": "tok", "keys": [{"attribute": "name__core", "transform": "tokens"}]},
+        ]},
+    }
+    records = [(1, "a", {"name__core": "acme supply"}), (2, "b", {"name__core": "acme supplies"}),
+               (3, "a", {"name__core": "bolt and nut"}), (4, "b", {}), (5, "b", {"name__core": "bolt nuts"})]
+    engine = MatchEngine(settings)
+    result = engine.run(records)
+    from_batch: dict[int, set] = {}
+    for rid, key in result.record_keys():
+        from_batch.setdefault(rid, set()).add(key)
+    for rid, _, attributes in records:
+        assert from_batch.get(rid, set()) == set(engine.blocking_keys(attributes)), rid
