@@ -14,6 +14,16 @@ SHARED = Path(settings.BASE_DIR).parent / "shared" / "benchmarks"
 
 
 @pytest.fixture(autouse=True)
+def fresh_entity_cache():
+    """A test's rolled-back entity types must not linger in the per-process cache."""
+    from mdm import entity_cache
+
+    entity_cache.clear()
+    yield
+    entity_cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def celery_in_process():
     """Run tasks eagerly unless a test asks for the real worker."""
     previous = celery_app.conf.task_always_eager

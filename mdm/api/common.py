@@ -5,12 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from datetime import datetime, timezone as dt_timezone
 
 from django.db import connection
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from rest_framework import serializers
@@ -18,29 +15,15 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.permissions import BasePermission
 
 from mdm.api.auth import user_has_scope
+from mdm.entity_cache import entity_types
 from mdm.models import EntityType
 
-_entities: dict[str, tuple[float, EntityType | None]] = {}
-ENTITY_CACHE_SECONDS = 5.0
-
-
 def entity_or_404(code: str) -> EntityType:
-    """Active entity type by code; each process keeps it a few seconds (every API call needs it,
-    it changes only when an admin edits configuration)."""
-    now = time.monotonic()
-    hit = _entities.get(code)
-    if hit is None or now - hit[0] > ENTITY_CACHE_SECONDS:
-        hit = _entities[code] = (now, EntityType.objects.filter(code=code, active=True).first())
-        if len(_entities) > 1000:  # unknown codes from fuzzers must not grow it forever
-            _entities.clear()
-    if hit[1] is None:
+    """Active entity type by code (from the per-process cache: every API call needs it)."""
+    entity = entity_types().get(code)
+    if entity is None or not entity.active:
         raise NotFound(f"unknown entity type {code!r}")
-    return hit[1]
-
-
-@receiver([post_save, post_delete], sender=EntityType)
-def _forget_entities(**kwargs) -> None:
-    _entities.clear()
+    return entity
 
 
 def require_scope(request, scope: str, what: str) -> None:

@@ -37,7 +37,9 @@ def relationship_attributes(entity: EntityType) -> list[tuple[str, str, str]]:
 def referencing_entities(entity: EntityType) -> list[tuple[EntityType, str, str]]:
     """(entity type, attribute, kind) of relationship attributes that point at ``entity``'s records."""
     found = []
-    for other in EntityType.objects.all():
+    from mdm.entity_cache import entity_types
+
+    for other in entity_types().values():
         for attribute, kind, references in relationship_attributes(other):
             if references == entity.code:
                 found.append((other, attribute, kind))
@@ -75,8 +77,11 @@ def _rebuild_child_side(entity: EntityType, pks: list[int], attributes) -> int:
             ref = row[f"ref_{name}"]
             if ref:
                 wanted.append((row["id"], row["golden_id"], row["source_system_id"], name, kind, references, ref))
-    # Rows of records that left these golden records (or were deleted) go too.
-    GoldenRelationship.objects.filter(Q(child_id__in=pks) | Q(via_record__golden_id__in=pks)).delete()
+    # Rows of records that left these golden records (or were deleted) go too:
+    # their child is one of these golden records. One plain DELETE on two
+    # indexed columns (no join, no per-row collection: nothing cascades from it).
+    stale = GoldenRelationship.objects.filter(Q(child_id__in=pks) | Q(via_record_id__in=[row["id"] for row in rows]))
+    stale._raw_delete(stale.db)
     if not wanted:
         return 0
     targets = _resolve_refs({(references, source, ref) for _, _, source, _, _, references, ref in wanted})

@@ -425,7 +425,11 @@ def candidate_ids(entity: EntityType, engine: MatchEngine, keys: list[str], excl
 
 
 def _candidates_with_clusters(entity: EntityType, ids: list[int], exclude: int | None):
-    """Candidate records plus every other member of their golden records (cluster-as-a-whole scoring)."""
+    """Candidate records plus every other member of their golden records (cluster-as-a-whole scoring).
+
+    Two indexed lookups: an OR of both conditions in one query makes
+    PostgreSQL scan the whole table.
+    """
     rows = list(SourceRecord.objects.filter(pk__in=ids, deleted=False)
                 .values_list("id", "source_system__code", "attributes", "golden_id"))
     goldens = {g for *_, g in rows if g is not None}
@@ -476,7 +480,11 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
 def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, touched: set[int],
                event_types: dict[int, str]) -> str:
     old_golden = record.golden_id
-    BlockingKey.objects.filter(record=record).delete()
+    # A record never matched has no keys, no steward decisions and no golden
+    # record to leave: skip the queries that would find nothing.
+    first_time = old_golden is None
+    if not first_time or record.deleted:
+        BlockingKey.objects.filter(record=record).delete()
     if record.deleted:
         if old_golden:
             SourceRecord.objects.filter(pk=record.pk).update(golden=None)
@@ -491,11 +499,12 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, to
                                      .exclude(pk=record.pk).values_list("pk", flat=True)))
     candidates, cluster_of = _candidates_with_clusters(entity, ids, exclude=record.pk)
     me = _engine_record(record.pk, record.source_system.code, record.attributes)
-    constraints = steward_constraints(entity, [record.pk])
+    constraints = None if first_time else steward_constraints(entity, [record.pk])
     decision = engine.match_record(me, candidates, cluster_of, constraints)
     by_id = {c[0]: c for c in candidates}
     action = decision.action
-    alone = old_golden is not None and not SourceRecord.objects.filter(golden_id=old_golden, deleted=False).exclude(pk=record.pk).exists()
+    alone = not first_time and not SourceRecord.objects.filter(golden_id=old_golden, deleted=False) \
+        .exclude(pk=record.pk).exists()
 
     def goes_to(golden_pk: int | None) -> int:
         if golden_pk is None:
@@ -520,7 +529,8 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, to
         best = max((m for m in decision.clusters if m.cluster_id == decision.cluster_id),
                    key=lambda m: m.probability, default=None)
         if best is not None:
-            _record_decision(entity, record.pk, best.best_record_id, MatchDecision.State.MATCH, best.best_probability, now)
+            _record_decision(entity, record.pk, best.best_record_id, MatchDecision.State.MATCH, best.best_probability,
+                             now, known=not first_time)
         if action == "merge":
             for other in decision.merge_cluster_ids:
                 if isinstance(other, tuple) or other == mine:
@@ -549,7 +559,7 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, to
                 if other is None or other == mine:
                     continue
                 _record_decision(entity, record.pk, m.best_record_id, MatchDecision.State.POSSIBLE,
-                                 m.best_probability, now)
+                                 m.best_probability, now, known=not first_time)
                 wanted[_pair_key("match", mine, other)] = _match_task(
                     entity, StewardTask.Kind.POSSIBLE_MATCH, mine, other, record.pk, m.best_record_id,
                     m.probability, explanation(engine, me, by_id[m.best_record_id]))
@@ -557,10 +567,11 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, to
     return action
 
 
-def _record_decision(entity, a: int, b: int, state: str, probability: float, now) -> None:
-    """Store an automatic decision unless a steward already decided the pair."""
+def _record_decision(entity, a: int, b: int, state: str, probability: float, now, *, known: bool = True) -> None:
+    """Store an automatic decision unless a steward already decided the pair
+    (``known=False``: the record is new, no decision about it can exist)."""
     lo, hi = min(a, b), max(a, b)
-    existing = MatchDecision.objects.filter(record_a_id=lo, record_b_id=hi).first()
+    existing = MatchDecision.objects.filter(record_a_id=lo, record_b_id=hi).first() if known else None
     if existing is None:
         MatchDecision.objects.create(entity_type=entity, record_a_id=lo, record_b_id=hi, state=state,
                                      origin=MatchDecision.Origin.AUTO, probability=round(probability, 6))

@@ -170,7 +170,9 @@ class PriceSettings:
 
 
 def price_entities() -> list[EntityType]:
-    return [e for e in EntityType.objects.all() if e.config.get("prices") is not None]
+    from mdm.entity_cache import entity_types
+
+    return [e for e in entity_types().values() if e.config.get("prices") is not None]
 
 
 def is_referenced_by_prices(entity: EntityType) -> bool:
