@@ -45,6 +45,12 @@ def _column_values(model: type[models.Model], field_names: Sequence[str]):
     return columns, attnames, converters
 
 
+def chunked(values: Sequence, size: int = 10_000):
+    """Slices of ``values``: a query parameter list must stay under PostgreSQL's 65,535."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:
     """Primary keys drawn from the table's sequence (PostgreSQL), for rows inserted with COPY."""
     table = model._meta.db_table

@@ -27,12 +27,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from matching.engine import Constraints, MatchEngine
 from matching.standardize import Context, standardize_record
-from mdm.db import insert_rows, update_rows
+from mdm.db import chunked, insert_rows, update_rows
 from mdm.models import (
     BlockingKey, EntityType, GoldenRecord, MatchDecision, MatchModel, SourceRecord, StewardTask,
 )
@@ -306,7 +306,12 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
 
     # 5. Steward tasks: possible matches and merge proposals between golden records.
     wanted: dict[str, StewardTask] = {}
+    review = engine.settings.thresholds.review
     for pm in result.possible_matches:
+        if pm.linkage < review:
+            # One strong pair between clusters that do not match as a whole (a
+            # product variant, a branch): not a question worth a steward's time.
+            continue
         ga, gb = golden_of_cluster[pm.cluster_a], golden_of_cluster[pm.cluster_b]
         key = (min(pm.record_a, pm.record_b), max(pm.record_a, pm.record_b))
         if key not in steward_pairs:
@@ -386,15 +391,15 @@ def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, ful
     open_keys = set(StewardTask.objects.filter(entity_type=entity, kind__in=kinds, status=StewardTask.Status.OPEN)
                     .values_list("dedupe_key", flat=True))
     if full:
-        stale = open_keys - set(wanted)
-        if stale:
+        for stale in chunked(sorted(open_keys - set(wanted))):
             StewardTask.objects.filter(entity_type=entity, kind__in=kinds, status=StewardTask.Status.OPEN,
                                        dedupe_key__in=stale).update(
-                status=StewardTask.Status.DISMISSED, resolution="superseded",
+                status=StewardTask.Status.DISMISSED, resolution="superseded", version=F("version") + 1,
                 resolution_note="No longer a possible match after re-matching.", resolved_at=timezone.now())
     new = [t for key, t in wanted.items() if key not in open_keys]
-    names = dict(GoldenRecord.objects.filter(pk__in={t.golden_id for t in new} | {t.other_golden_id for t in new})
-                 .values_list("pk", "golden_id"))
+    names = {}
+    for pks in chunked(sorted({t.golden_id for t in new} | {t.other_golden_id for t in new})):
+        names.update(GoldenRecord.objects.filter(pk__in=pks).values_list("pk", "golden_id"))
     for task in new:
         task.title = f"{names.get(task.golden_id)} ↔ {names.get(task.other_golden_id)}"
     StewardTask.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
@@ -553,6 +558,8 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, to
         if action == "possible":
             wanted = {}
             for m in decision.possible:
+                if m.probability < engine.settings.thresholds.review:
+                    continue  # only one member is close: the cluster as a whole is not (see the batch)
                 other = m.cluster_id
                 if isinstance(other, tuple):
                     other = SourceRecord.objects.filter(pk=other[1]).values_list("golden_id", flat=True).first()
