@@ -157,6 +157,7 @@ class FieldMappingAdmin(admin.ModelAdmin):
 
 class SourceRecordVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SourceRecordVersion
+    verbose_name_plural = "earlier versions (the current one is this record)"
     fields = ["version", "received_at", "source_updated_at", "deleted", "content_hash", "batch"]
     readonly_fields = fields
     extra = 0

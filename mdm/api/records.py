@@ -66,7 +66,7 @@ class SourceRecordDetailSerializer(SourceRecordSerializer):
             {"version": v.version, "deleted": v.deleted, "payload": _payload(v.raw), "attributes": v.attributes,
              "issues": v.issues, "received_at": v.received_at, "source_updated_at": v.source_updated_at,
              "batch": v.batch_id}
-            for v in obj.versions.order_by("-version")
+            for v in obj.history()
         ]
 
     @extend_schema_field(SourceRecordVersionSerializer(many=True))

@@ -112,9 +112,23 @@ class SourceRecord(models.Model):
     def raw_payload(self):
         return json.loads(self.raw)
 
+    def history(self) -> list:
+        """Every version, newest first: this record (the current version), then the superseded ones."""
+        return [self, *self.versions.order_by("-version")]
+
+    @property
+    def batch_id(self):
+        return self.last_batch_id
+
 
 class SourceRecordVersion(models.Model):
-    """Append-only history: every version a source ever sent, the current one included."""
+    """Append-only history: every *superseded* version of a source record.
+
+    The current version is the ``SourceRecord`` row itself (not copied here:
+    an initial load of a million records would write every payload twice);
+    when a change arrives, the row's state moves here first. Read the whole
+    history with ``SourceRecord.history()``.
+    """
 
     record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()

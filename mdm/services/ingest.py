@@ -43,8 +43,6 @@ DEFAULT_CHUNK = 2000
 RECORD_FIELDS = ["entity_type", "source_system", "source_id", "version", "raw", "attributes", "issues", "content_hash",
                  "received_at", "source_updated_at", "deleted", "deleted_at", "created_at", "last_batch", "needs_match",
                  "golden"]
-VERSION_FIELDS = ["record", "version", "raw", "attributes", "issues", "content_hash", "received_at",
-                  "source_updated_at", "deleted", "batch"]
 REJECT_FIELDS = ["batch", "entity_type", "source_system", "position", "source_id", "raw", "reasons", "created_at"]
 API_DELETE_MARKER = "_deleted"
 
@@ -266,7 +264,7 @@ class _ChunkWriter:
         rejects: list[RejectedRecord] = []
         new_records: list[tuple[SourceRecord, Outcome]] = []
         changed: list[SourceRecord] = []
-        versions: list[tuple[SourceRecord, dict]] = []
+        superseded: list[int] = []
         to_match: list[SourceRecord] = []
         counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "rejected": 0}
 
@@ -310,7 +308,6 @@ class _ChunkWriter:
                     status = "deleted" if item["deleted"] else "created"
                     outcome = Outcome(row.position, item["source_id"], status, version=1, issues=item["issues"])
                     new_records.append((record, outcome))
-                    versions.append((record, item))
                     outcomes.append(outcome)
                     counts[status] += 1
                     continue
@@ -330,6 +327,7 @@ class _ChunkWriter:
                     counts["unchanged"] += 1
                     continue
                 attributes_changed = current.attributes != item["attributes"] or current.deleted != item["deleted"]
+                superseded.append(current.pk)
                 current.version += 1
                 current.raw = item["raw"]
                 current.content_hash = item["hash"]
@@ -345,7 +343,6 @@ class _ChunkWriter:
                 current.last_batch = self.batch
                 current.needs_match = current.needs_match or attributes_changed
                 changed.append(current)
-                versions.append((current, item))
                 if attributes_changed:
                     to_match.append(current)
                 status = "deleted" if item["deleted"] else "updated"
@@ -358,6 +355,8 @@ class _ChunkWriter:
                 for record, outcome in new_records:
                     outcome.record_id = record.id
                 to_match.extend(r for r, _ in new_records)
+            if superseded:
+                _keep_superseded_versions(superseded)
             if changed:
                 SourceRecord.objects.bulk_update(
                     changed,
@@ -365,16 +364,6 @@ class _ChunkWriter:
                      "deleted", "deleted_at", "last_batch", "needs_match"],
                     batch_size=500,
                 )
-            if versions:
-                bulk_insert([
-                    SourceRecordVersion(
-                        record_id=record.id, version=record.version, raw=item["raw"],
-                        attributes=item["attributes_json"], issues=item["issues"], content_hash=item["hash"],
-                        received_at=now, source_updated_at=item["updated_at"], deleted=item["deleted"],
-                        batch=self.batch,
-                    )
-                    for record, item in versions
-                ], VERSION_FIELDS)
             if rejects:
                 bulk_insert(rejects, REJECT_FIELDS)
                 _open_reject_tasks(self.batch, rejects)
@@ -389,6 +378,25 @@ class _ChunkWriter:
                 entity_id = self.entity.id
                 transaction.on_commit(lambda: _enqueue_match(entity_id, ids_to_match))
         return outcomes, rejects
+
+
+def _keep_superseded_versions(record_ids: list[int]) -> None:
+    """Move the current state of these records into the history, in the database
+    (one INSERT … SELECT), before they are overwritten."""
+    from django.db import connection
+
+    versions = SourceRecordVersion._meta.db_table
+    records = SourceRecord._meta.db_table
+    quote = connection.ops.quote_name
+    placeholders = ", ".join(["%s"] * len(record_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(versions)} (record_id, version, raw, attributes, issues, content_hash, received_at, "
+            f"source_updated_at, deleted, batch_id) "
+            f"SELECT id, version, raw, attributes, issues, content_hash, received_at, source_updated_at, deleted, "
+            f"last_batch_id FROM {quote(records)} WHERE id IN ({placeholders})",
+            record_ids,
+        )
 
 
 def _open_reject_tasks(batch: IngestBatch, rejects: list[RejectedRecord]) -> None:
