@@ -24,11 +24,24 @@ from pathlib import Path
 from django.db import connection
 
 from matching.evaluate import pairwise_scores
-from mdm.benchmarks.common import database_label, peak_of_process_tree, peak_rss_mib, percentile, start_worker
+from mdm.benchmarks.common import (
+    database_label,
+    peak_of_process_tree,
+    peak_rss_mib,
+    percentile,
+    start_worker,
+)
 from mdm.benchmarks.ingest import RECORDS_PER_CUSTOMER, _bench_mappings, _wipe
 from mdm.demo import generator
 from mdm.demo.load import load_configs
-from mdm.models import EntityType, GoldenRecord, MatchDecision, MatchModel, SourceRecord, StewardTask
+from mdm.models import (
+    EntityType,
+    GoldenRecord,
+    MatchDecision,
+    MatchModel,
+    SourceRecord,
+    StewardTask,
+)
 from mdm.services.files import ingest_file
 from mdm.services.ingest import ingest_payloads
 from mdm.services.matching import match_all, match_pending_records
@@ -113,6 +126,8 @@ def run(command, *, records, entity, incremental, seed, keep, **_):
         ]
         for name, seconds, note in rows:
             out(f"  {name:8} {seconds:7.1f} s  {note}")
+        for step, seconds in stats.write_steps.items():
+            out(f"    {step:34} {seconds:6.1f} s")
         out(f"match total {t_match:.1f} s (golden IDs, cross-reference, link decisions, tasks committed); "
             f"peak RSS {peak_rss_mib():.0f} MiB")
         try:

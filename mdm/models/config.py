@@ -70,7 +70,7 @@ class EntityConfigVersion(models.Model):
         ACTIVE = "active", "Active"
         ARCHIVED = "archived", "Archived"
 
-    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="versions")
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="versions", db_index=False)
     version = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     config_yaml = models.TextField()
@@ -134,7 +134,7 @@ class FieldMapping(models.Model):
         CSV = "csv", "CSV"
         JSONL = "jsonl", "JSON lines"
 
-    source_system = models.ForeignKey(SourceSystem, on_delete=models.CASCADE, related_name="mappings")
+    source_system = models.ForeignKey(SourceSystem, on_delete=models.CASCADE, related_name="mappings", db_index=False)
     entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="mappings")
     id_field = models.CharField(max_length=100, default="id")
     updated_at_field = models.CharField(max_length=100, blank=True)

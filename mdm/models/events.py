@@ -16,7 +16,7 @@ class ChangeEvent(models.Model):
         RETIRED = "retired", "Retired"
 
     entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="+")
-    golden = models.ForeignKey("mdm.GoldenRecord", on_delete=models.PROTECT, related_name="events")
+    golden = models.ForeignKey("mdm.GoldenRecord", on_delete=models.PROTECT, related_name="events", db_index=False)
     golden_id_text = models.CharField(max_length=20, db_index=True)
     golden_version = models.PositiveIntegerField()
     event_type = models.CharField(max_length=10, choices=Type.choices)

@@ -19,11 +19,15 @@ class GoldenRecord(models.Model):
         RETIRED = "retired", "Retired (merged into another)"
         EMPTY = "empty", "Empty (no active source records)"
 
-    entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="golden_records")
+    # Indexed through golden_entity_status (it leads with entity_type).
+    entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="golden_records",
+                                    db_index=False)
     golden_id = models.CharField(max_length=20, unique=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="absorbed")
-    display_name = models.CharField(max_length=300, blank=True, db_index=True)
+    # Searched with "contains", which a B-tree cannot serve: see the trigram
+    # index of migration 0003 (PostgreSQL).
+    display_name = models.CharField(max_length=300, blank=True)
     values = models.JSONField(default=dict, blank=True)
     lineage = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=0)
@@ -61,9 +65,11 @@ class MatchDecision(models.Model):
         AUTO = "auto", "Automatic"
         STEWARD = "steward", "Data steward"
 
-    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+")
-    record_a = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
-    record_b = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
+    # Indexed through the constraint and indexes below, not one index per
+    # foreign key: a batch match writes hundreds of thousands of decisions.
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+", db_index=False)
+    record_a = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)
+    record_b = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)
     state = models.CharField(max_length=10, choices=State.choices)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.AUTO)
     probability = models.FloatField(null=True, blank=True)
@@ -91,13 +97,20 @@ class BlockingKey(models.Model):
     """Blocking keys of active source records, indexed, so one new record finds
     its candidates with an index lookup, as fast as a batch does."""
 
-    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+")
+    # A derived table, rebuilt from the records by every batch match (millions
+    # of rows): only the two indexes below, and no foreign-key constraints in
+    # the database, whose per-row checks at commit would cost more than the
+    # insert. Django still cascades deletes.
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+", db_index=False,
+                                    db_constraint=False)
     key = models.CharField(max_length=200)
-    record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="blocking_keys")
+    record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="blocking_keys", db_index=False,
+                               db_constraint=False)
 
     class Meta:
         indexes = [
-            models.Index(fields=["entity_type", "key"], name="blocking_key_lookup"),
+            # Covering: one new record finds its candidates from the index alone.
+            models.Index(fields=["entity_type", "key"], include=["record"], name="blocking_key_lookup"),
             models.Index(fields=["record"], name="blocking_key_record"),
         ]
 
@@ -108,7 +121,7 @@ class BlockingKey(models.Model):
 class MatchModel(models.Model):
     """A trained scoring model (Fellegi-Sunter weights) of an entity type, versioned."""
 
-    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="match_models")
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="match_models", db_index=False)
     version = models.PositiveIntegerField()
     settings = models.JSONField(help_text="The matching settings the model was trained with.")
     parameters = models.JSONField(help_text="Trained m/u probabilities, prior and term frequencies.")
@@ -140,7 +153,7 @@ class GoldenRecordVersion(models.Model):
         PRICE = "price", "Price resolution"
         CONFLICT = "conflict", "Conflict resolved"
 
-    golden = models.ForeignKey(GoldenRecord, on_delete=models.CASCADE, related_name="versions")
+    golden = models.ForeignKey(GoldenRecord, on_delete=models.CASCADE, related_name="versions", db_index=False)
     version = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=GoldenRecord.Status.choices)
     merged_into_golden_id = models.CharField(max_length=20, blank=True)
@@ -163,7 +176,7 @@ class GoldenRecordVersion(models.Model):
 class Override(models.Model):
     """A steward's value for one attribute of a golden record; sticks until cleared."""
 
-    golden = models.ForeignKey(GoldenRecord, on_delete=models.CASCADE, related_name="overrides")
+    golden = models.ForeignKey(GoldenRecord, on_delete=models.CASCADE, related_name="overrides", db_index=False)
     attribute = models.CharField(max_length=60)
     value = models.JSONField()
     reason = models.CharField(max_length=500)
@@ -192,14 +205,14 @@ class GoldenRelationship(models.Model):
     entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, help_text="parent, bill_to, ship_to, sold_to, payer")
     attribute = models.CharField(max_length=60)
-    via_record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="relationships")
-    child = models.ForeignKey(GoldenRecord, on_delete=models.CASCADE, related_name="parent_links")
+    via_record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="relationships", db_index=False)
+    child = models.ForeignKey(GoldenRecord, on_delete=models.CASCADE, related_name="parent_links", db_index=False)
     parent_source = models.ForeignKey("mdm.SourceSystem", on_delete=models.CASCADE, related_name="+")
     parent_ref = models.CharField(max_length=255, help_text="The parent's ID in the same source.")
     parent_record = models.ForeignKey(SourceRecord, on_delete=models.SET_NULL, null=True, blank=True,
-                                      related_name="+")
+                                      related_name="+", db_index=False)
     parent = models.ForeignKey(GoldenRecord, on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="child_links")
+                               related_name="child_links", db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -71,7 +71,7 @@ class RuleChangeSlice(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
 
-    job = models.ForeignKey(RuleChangeJob, on_delete=models.CASCADE, related_name="slices")
+    job = models.ForeignKey(RuleChangeJob, on_delete=models.CASCADE, related_name="slices", db_index=False)
     index = models.PositiveIntegerField()
     first_pk = models.BigIntegerField()
     last_pk = models.BigIntegerField()

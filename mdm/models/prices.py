@@ -23,14 +23,14 @@ class PriceResolution(models.Model):
     entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+")
     customer_ref = models.CharField(max_length=255, blank=True)
     customer_record = models.ForeignKey(SourceRecord, on_delete=models.SET_NULL, null=True, blank=True,
-                                        related_name="+")
+                                        related_name="+", db_index=False)
     customer_golden = models.ForeignKey("mdm.GoldenRecord", on_delete=models.SET_NULL, null=True, blank=True,
-                                        related_name="+")
+                                        related_name="+", db_index=False)
     product_ref = models.CharField(max_length=255, blank=True)
     product_record = models.ForeignKey(SourceRecord, on_delete=models.SET_NULL, null=True, blank=True,
-                                       related_name="+")
+                                       related_name="+", db_index=False)
     product_golden = models.ForeignKey("mdm.GoldenRecord", on_delete=models.SET_NULL, null=True, blank=True,
-                                       related_name="+")
+                                       related_name="+", db_index=False)
     price_list = models.CharField(max_length=100, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     uom = models.CharField(max_length=32, blank=True)

@@ -104,8 +104,8 @@ class Delivery(models.Model):
     BLOCKING = (Status.PENDING, Status.SENDING)
     DEAD_LETTERS = (Status.FAILED, Status.DEAD)
 
-    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey("mdm.ChangeEvent", on_delete=models.PROTECT, related_name="deliveries")
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    event = models.ForeignKey("mdm.ChangeEvent", on_delete=models.PROTECT, related_name="deliveries", db_index=False)
     # Denormalized from the event: the per-record ordering check must be one index lookup.
     golden = models.ForeignKey("mdm.GoldenRecord", on_delete=models.PROTECT, related_name="+")
     golden_version = models.PositiveIntegerField()
@@ -151,8 +151,8 @@ class XrefAcknowledgement(models.Model):
     has not sent to the hub yet (it created the record from the webhook).
     """
 
-    golden = models.ForeignKey("mdm.GoldenRecord", on_delete=models.CASCADE, related_name="acknowledgements")
-    source_system = models.ForeignKey(SourceSystem, on_delete=models.CASCADE, related_name="+")
+    golden = models.ForeignKey("mdm.GoldenRecord", on_delete=models.CASCADE, related_name="acknowledgements", db_index=False)
+    source_system = models.ForeignKey(SourceSystem, on_delete=models.CASCADE, related_name="+", db_index=False)
     source_id = models.CharField(max_length=255)
     golden_version = models.PositiveIntegerField()
     webhook_id = models.CharField(max_length=40, blank=True)

@@ -68,8 +68,11 @@ class SourceRecord(models.Model):
     ``SourceRecordVersion``; a delete only sets ``deleted``.
     """
 
-    entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="records")
-    source_system = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, related_name="records")
+    # No single-column indexes on these two: the unique constraint leads with
+    # entity_type and source_record_src_id with source_system, and every index
+    # is paid for by each ingested row.
+    entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="records", db_index=False)
+    source_system = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, related_name="records", db_index=False)
     source_id = models.CharField(max_length=255)
     version = models.PositiveIntegerField(default=1)
     raw = models.TextField()
@@ -130,7 +133,7 @@ class SourceRecordVersion(models.Model):
     history with ``SourceRecord.history()``.
     """
 
-    record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="versions")
+    record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="versions", db_index=False)
     version = models.PositiveIntegerField()
     raw = models.TextField()
     attributes = models.JSONField(default=dict)
@@ -160,7 +163,7 @@ class RejectedRecord(models.Model):
 
     batch = models.ForeignKey(IngestBatch, on_delete=models.CASCADE, related_name="rejects")
     entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="+")
-    source_system = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, related_name="+")
+    source_system = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, related_name="+", db_index=False)
     position = models.PositiveIntegerField(help_text="Line number in a file, index in a REST batch.")
     source_id = models.CharField(max_length=255, blank=True)
     raw = models.TextField(help_text="The row as received (text), even when it could not be parsed.")

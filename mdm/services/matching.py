@@ -21,20 +21,26 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from matching.engine import Constraints, MatchEngine
 from matching.standardize import Context, standardize_record
 from mdm.db import chunked, insert_rows, update_rows
 from mdm.models import (
-    BlockingKey, EntityType, GoldenRecord, MatchDecision, MatchModel, SourceRecord, StewardTask,
+    BlockingKey,
+    EntityType,
+    GoldenRecord,
+    MatchDecision,
+    MatchModel,
+    SourceRecord,
+    StewardTask,
 )
 from mdm.models.events import ChangeEvent
 from mdm.services import golden as golden_service
@@ -154,6 +160,7 @@ class MatchStats:
     merge_tasks: int = 0
     actions: Counter = field(default_factory=Counter)
     stages: dict = field(default_factory=dict)
+    write_steps: dict = field(default_factory=dict)  # seconds per step of the batch write (benchmarks print them)
     engine: dict = field(default_factory=dict)
     model_version: int | None = None
     result: Any = None  # the engine's BatchResult of a batch run (benchmarks compare clusterings)
@@ -241,6 +248,8 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
             model = save_model(entity, engine, {k: v for k, v in result.stats.items() if k in ("train", "block")})
         stats.model_version = model.version
         _write_batch(entity, engine, records, existing, result, stats)
+        t_commit = time.perf_counter()
+    stats.write_steps["commit (deferred foreign-key checks)"] = time.perf_counter() - t_commit
     stats.stages["write"] = time.perf_counter() - t0
     if report:
         report(f"  {entity.code}: {stats.summary()}")
@@ -249,6 +258,11 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
 
 def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -> None:
     now = timezone.now()
+    clock = [time.perf_counter()]
+
+    def lap(step: str) -> None:
+        stats.write_steps[step] = time.perf_counter() - clock[0]
+        clock[0] = time.perf_counter()
     # 1. Golden record per output cluster: the one it continues, else a new one.
     new_needed = [c for c in result.clusters if c.continues is None]
     fresh = iter(golden_service.create_goldens(entity, len(new_needed)))
@@ -256,6 +270,7 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
     for cluster in result.clusters:
         golden_of_cluster.append(cluster.continues if cluster.continues is not None else next(fresh).pk)
     stats.goldens_created = len(new_needed)
+    lap("golden records created")
     target = {}
     for k, cluster in enumerate(result.clusters):
         for rid in cluster.records:
@@ -267,6 +282,7 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
     update_rows(SourceRecord, ["golden", "needs_match"], [(rid, g, False) for rid, g in moves])
     SourceRecord.objects.filter(entity_type=entity, needs_match=True).update(needs_match=False)
 
+    lap("memberships (source records updated)")
     # 2. Existing golden records no cluster continues: retired into where most of their records went.
     continued = {c.continues for c in result.clusters if c.continues is not None}
     abandoned: dict[int, Counter] = defaultdict(Counter)
@@ -281,6 +297,7 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
         event_types.setdefault(survivor, ChangeEvent.Type.MERGED)
     stats.goldens_retired = len(abandoned)
 
+    lap("retired golden records")
     # 3. Blocking keys of every active record, rebuilt (in slices: a million
     # records have several million keys).
     BlockingKey.objects.filter(entity_type=entity)._raw_delete(connection.alias)
@@ -288,6 +305,7 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
     while chunk := [(entity.pk, key, rid) for rid, key in islice(keys, 200_000)]:
         insert_rows(BlockingKey, ["entity_type", "key", "record"], chunk)
 
+    lap("blocking keys")
     # 4. Automatic link decisions: the scored pairs inside each cluster, and possible matches.
     MatchDecision.objects.filter(entity_type=entity, origin=MatchDecision.Origin.AUTO)._raw_delete(connection.alias)
     steward_pairs = set(MatchDecision.objects.filter(entity_type=entity).values_list("record_a_id", "record_b_id"))
@@ -326,12 +344,15 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
         ga, gb = golden_of_cluster[mp.cluster_a], golden_of_cluster[mp.cluster_b]
         wanted.setdefault(_pair_key("match", ga, gb), _match_task(
             entity, StewardTask.Kind.MERGE_PROPOSAL, ga, gb, mp.record_a, mp.record_b, mp.linkage, None))
+    lap("decisions computed")
     insert_rows(MatchDecision, ["entity_type", "record_a", "record_b", "state", "origin", "probability",
                                 "explanation", "decided_at", "note"], decision_rows)
+    lap("decisions written")
     opened = _sync_match_tasks(entity, wanted)
     stats.possible_tasks = sum(1 for t in opened if t.kind == StewardTask.Kind.POSSIBLE_MATCH)
     stats.merge_tasks = sum(1 for t in opened if t.kind == StewardTask.Kind.MERGE_PROPOSAL)
 
+    lap("steward tasks")
     # 6. Golden values, versions and events for every golden whose membership changed:
     # here when they are few; a big batch (an initial load) hands the active
     # ones to the parallel recompute job rules use, with progress, so matching
@@ -341,6 +362,7 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
     if len(touched) <= settings.MDM_MATCH_INLINE_RECOMPUTE:
         recomputed = golden_service.recompute(entity, touched, reason="match", event_types=event_types)
         stats.goldens_changed = len(recomputed.changed)
+        lap("golden values")
         return
     retired = [pk for pk, kind in event_types.items() if kind == ChangeEvent.Type.RETIRED]
     golden_service.recompute(entity, retired, reason="match", event_types=event_types)
@@ -349,6 +371,7 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
     job = start_recompute_job(entity, active_config_version(entity), user="matching", reason="match")
     stats.recompute_job = job.pk
     stats.goldens_changed = len(touched)
+    lap("golden values job started")
 
 
 def _pair_key(prefix: str, a: int, b: int) -> str:
@@ -415,16 +438,29 @@ def _block_caps(engine: MatchEngine) -> tuple[dict[str, int], int]:
 
 def candidate_ids(entity: EntityType, engine: MatchEngine, keys: list[str], exclude: int | None = None) -> list[int]:
     """Records sharing a blocking key, skipping keys shared by more records than the
-    pass's ``max_block_size`` (the same cap the batch applies)."""
+    pass's ``max_block_size`` (the same cap the batch applies).
+
+    One query, and each key reads at most its cap plus one index entry: counting
+    how many records share a common key (a big city at a million records) would
+    cost more than all the rest of matching one record.
+    """
     if not keys:
         return []
-    counts = dict(BlockingKey.objects.filter(entity_type=entity, key__in=keys)
-                  .values("key").annotate(n=Count("id")).values_list("key", "n"))
     caps, default_cap = _block_caps(engine)
-    usable = [k for k in keys if 0 < counts.get(k, 0) <= caps.get(k.partition(":")[0], default_cap)]
-    if not usable:
-        return []
-    ids = set(BlockingKey.objects.filter(entity_type=entity, key__in=usable).values_list("record_id", flat=True))
+    keys = list(dict.fromkeys(keys))
+    limits = [caps.get(k.partition(":")[0], default_cap) for k in keys]
+    table = connection.ops.quote_name(BlockingKey._meta.db_table)
+    sql = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT key, record_id FROM {table} WHERE entity_type_id = %s AND key = %s LIMIT %s) AS k{i}"
+        for i in range(len(keys)))
+    params = [p for key, cap in zip(keys, limits) for p in (entity.pk, key, cap + 1)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    per_key: dict[str, list[int]] = defaultdict(list)
+    for key, record_id in rows:
+        per_key[key].append(record_id)
+    ids = {rid for key, cap in zip(keys, limits) if len(per_key[key]) <= cap for rid in per_key[key]}
     ids.discard(exclude)
     return sorted(ids)
 

@@ -138,6 +138,21 @@ def test_search_by_name_or_source_id(login, acme, query, how):
     assert [(h.golden.golden_id, h.matched_by) for h in hits] == [(acme.golden_id, how)]
 
 
+def test_search_by_name_is_served_by_the_trigram_index_on_postgresql(acme):
+    from django.db import connection, transaction
+
+    from stewardship.selectors import search_goldens
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigram index is PostgreSQL's")
+    query = GoldenRecord.objects.filter(display_name__icontains="supp").order_by("-updated_at", "-id")[:20]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A test table is tiny: forbid the scan so the plan shows what a big table would use.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        assert "golden_display_name_trgm" in query.explain()
+    assert [hit.golden.golden_id for hit in search_goldens("CME SUP")] == [acme.golden_id]
+
+
 def test_search_by_a_retired_golden_id_finds_the_survivor(login, users, hub, acme):
     other = hub.customer("Acme Web", source="ecom")
     steward_services.merge_goldens(survivor=acme, others=[other], steward=users["steward"])
