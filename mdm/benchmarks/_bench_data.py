@@ -8,14 +8,21 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import yaml
 from django.conf import settings
 from django.db import connection
 
 from mdm.models import (
-    ApiClient, ChangeEvent, Delivery, EntityType, GoldenRecord, GoldenRecordVersion, SourceRecord, SourceSystem,
+    ApiClient,
+    ChangeEvent,
+    Delivery,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    SourceRecord,
+    SourceSystem,
     Subscription,
 )
 from mdm.services.entity_config import save_entity_config
@@ -68,9 +75,9 @@ def ensure_goldens(count: int, out=print, chunk: int = 50_000) -> tuple[EntityTy
     out(f"loading {count - have:,} golden records and source records with COPY …")
     started = time.perf_counter()
     rng = random.Random(have)
-    base = datetime(2025, 1, 1, tzinfo=dt_timezone.utc)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
     g_cols = ["id", "entity_type_id", "golden_id", "status", "display_name", "values", "lineage", "version",
-              "created_at", "updated_at"]
+              "fingerprint", "created_at", "updated_at"]
     s_cols = ["entity_type_id", "source_system_id", "source_id", "version", "raw", "attributes", "issues",
               "content_hash", "received_at", "created_at", "deleted", "golden_id", "needs_match"]
     with connection.cursor() as cursor:
@@ -86,8 +93,9 @@ def ensure_goldens(count: int, out=print, chunk: int = 50_000) -> tuple[EntityTy
                 values = customer_values(i, rng)
                 moment = base + timedelta(milliseconds=i * 7)
                 lineage = {a: {"source": SOURCE, "source_id": f"B{i}", "rule": "source_priority"} for a in values}
+                # No fingerprint: the first recompute of the record stores one.
                 rows_g.append([pk, entity.pk, f"BCU-{i:06d}", "active", values["name"], json.dumps(values),
-                               json.dumps(lineage), 1, moment, moment])
+                               json.dumps(lineage), 1, "", moment, moment])
                 attrs = {k2: v for k2, v in values.items() if k2 != "phone"}
                 rows_s.append([entity.pk, source.pk, f"B{i}", 1, json.dumps({"id": f"B{i}", **attrs}),
                                json.dumps(attrs), "[]", f"{i:032x}", moment, moment, False, pk, False])
