@@ -26,11 +26,11 @@ run: install
 serve: install
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: install
+test: lint
 	$(BIN)/python tools/with_services.py -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check mdm matching stewardship tests
+	$(BIN)/ruff check mdm matching stewardship tests tools
 
 clean:
 	rm -rf $(VENV) var .pytest_cache test-artifacts

@@ -117,7 +117,7 @@ def run(data_dir: Path, config_path: Path, *, matching: dict | None = None, verb
             print(f"  pass {name:<12} keys {p['keys']:>6}  capped {p['capped_keys']:>4}  pairs {p['pairs']:>7}")
         print(f"model: lambda {result.model.lambda_:.3g} ({result.model.training.get('prior_source')})")
         for name, prm in result.model.params.items():
-            lv = ", ".join(f"{lab} {('%.3g' % m) if m is not None else '-'}/{('%.3g' % u) if u is not None else '-'}"
+            lv = ", ".join(f"{lab} {f'{m:.3g}' if m is not None else '-'}/{f'{u:.3g}' if u is not None else '-'}"
                            for lab, m, u in zip(prm.labels, prm.m, prm.u))
             print(f"  {name:<20} m/u: {lv}")
         print(f"{'':<24}{'precision':>10}{'recall':>10}{'F1':>10}{'pairs':>8}")

@@ -233,7 +233,7 @@ def _greedy_sparse(nodes: np.ndarray, edges: list[tuple[float, int, int]], looku
     for v, c in cl_of.items():
         members.setdefault(c, []).append(v)
     blocked = []
-    for p, a, b in sorted(edges, reverse=True):
+    for _p, a, b in sorted(edges, reverse=True):
         ca, cb = cl_of[a], cl_of[b]
         if ca == cb:
             continue

@@ -336,7 +336,7 @@ def run_em(levels: np.ndarray, n_levels: Sequence[int], null_level: Sequence[int
     lam = float(lambda_init)
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is reported after the loop)
         log_m = np.zeros(len(uniq))
         for k, c in enumerate(active):
             log_m += log_table(m[c], null_level[c], _M_FLOOR)[pats[k]]
@@ -546,7 +546,7 @@ def train_model(settings: MatchSettings, table: RecordTable, candidates, pl: Pai
         # anchors EM on evidence already learnt instead of leaving it to weaker comparisons.
         held = []
         m_start = []
-        for c, comp in enumerate(comps):
+        for c, _comp in enumerate(comps):
             seen = np.unique(pl.levels[c, idx])
             seen = seen[seen != (null_level[c] if null_level[c] is not None else -1)]
             h = (not free[c]) and bool(estimates[c]) and seen.size > 1

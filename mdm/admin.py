@@ -13,8 +13,16 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from mdm.models import (
-    ApiClient, EntityConfigVersion, EntityType, FieldMapping, IngestBatch, RejectedRecord, RuleChangeJob,
-    SourceRecord, SourceRecordVersion, SourceSystem,
+    ApiClient,
+    EntityConfigVersion,
+    EntityType,
+    FieldMapping,
+    IngestBatch,
+    RejectedRecord,
+    RuleChangeJob,
+    SourceRecord,
+    SourceRecordVersion,
+    SourceSystem,
 )
 from mdm.services import rules as rule_service
 from mdm.services.entity_config import EntityConfigInvalid, check_entity_config, save_entity_config

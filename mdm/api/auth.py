@@ -15,6 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from mdm.models import ApiClient
 
+
 class ApiTokenAuthentication(BaseAuthentication):
     keyword = b"bearer"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.utils.dateparse import parse_datetime
@@ -17,6 +17,7 @@ from rest_framework.permissions import BasePermission
 from mdm.api.auth import user_has_scope
 from mdm.entity_cache import entity_types
 from mdm.models import EntityType
+
 
 def entity_or_404(code: str) -> EntityType:
     """Active entity type by code (from the per-process cache: every API call needs it)."""
@@ -63,7 +64,7 @@ def parse_time(value: str | None, name: str) -> datetime | None:
     if parsed is None:
         raise ValidationError({name: [f"{value!r} is not an ISO 8601 date-time such as 2025-01-31T12:00:00Z"]})
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt_timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 

@@ -18,11 +18,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mdm.api.common import (
-    EntityScope, KeysetPage, entity_or_404, page_serializer, parse_fields, parse_include, parse_time, require_scope,
-    select_fields, with_etag,
+    EntityScope,
+    KeysetPage,
+    entity_or_404,
+    page_serializer,
+    parse_fields,
+    parse_include,
+    parse_time,
+    require_scope,
+    select_fields,
+    with_etag,
 )
 from mdm.models import (
-    GoldenRecord, GoldenRecordVersion, SourceRecord, SourceSystem, XrefAcknowledgement,
+    GoldenRecord,
+    GoldenRecordVersion,
+    SourceRecord,
+    SourceSystem,
+    XrefAcknowledgement,
 )
 from mdm.representation import for_payload, payloads_for, version_payload
 from mdm.services import golden as golden_service

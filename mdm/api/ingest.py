@@ -9,7 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mdm.api.auth import user_has_scope
-from mdm.services.ingest import API_DELETE_MARKER, IngestError, ingest_payloads, resolve_source_and_entity
+from mdm.services.ingest import (
+    API_DELETE_MARKER,
+    IngestError,
+    ingest_payloads,
+    resolve_source_and_entity,
+)
 
 OutcomeSerializer = inline_serializer(
     "IngestOutcome",

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -157,7 +157,7 @@ def run(command, *, records, duration, connections, workers, client, drop, **_):
     load = run_wrk if use_wrk else run_python
     rng = random.Random(6)
     detail_paths = [f"/api/v1/{ENTITY}/golden/BCU-{rng.randint(1, records):06d}" for _ in range(5000)]
-    base_time = datetime(2025, 1, 1, tzinfo=dt_timezone.utc)
+    base_time = datetime(2025, 1, 1, tzinfo=UTC)
     # Cursors at random depths: the keyset makes page 10,000 cost what page 1 does.
     page_paths = [f"/api/v1/{ENTITY}/golden?limit=100"] + [
         f"/api/v1/{ENTITY}/golden?limit=100&cursor="

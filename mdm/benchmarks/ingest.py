@@ -20,7 +20,16 @@ from django.db import connection
 from mdm.benchmarks.common import current_rss_mib, database_label, peak_rss_mib
 from mdm.demo import generator
 from mdm.demo.load import load_configs
-from mdm.models import BlockingKey, FieldMapping, GoldenRelationship, StewardTask, IngestBatch, RejectedRecord, SourceRecord, SourceRecordVersion
+from mdm.models import (
+    BlockingKey,
+    FieldMapping,
+    GoldenRelationship,
+    IngestBatch,
+    RejectedRecord,
+    SourceRecord,
+    SourceRecordVersion,
+    StewardTask,
+)
 from mdm.services.files import ingest_file
 from mdm.services.sources import add_source
 

@@ -2,9 +2,10 @@
 
 import django.core.validators
 import django.db.models.deletion
-import mdm.models.publishing
 from django.conf import settings
 from django.db import migrations, models
+
+import mdm.models.publishing
 
 
 class Migration(migrations.Migration):

@@ -149,7 +149,7 @@ def _validate_survivorship(section: Any, attribute_names: set[str]) -> list[Conf
 
 
 def _validate_matching(section: Any, attribute_names: set[str]) -> list[ConfigError]:
-    from matching.settings import SettingsError, MatchSettings
+    from matching.settings import MatchSettings, SettingsError
 
     try:
         settings = MatchSettings.from_dict(section)

@@ -10,7 +10,6 @@ from mdm.models import EntityType, FieldMapping, IngestBatch, RejectedRecord, So
 from mdm.readers import detect_encoding, guess_format, read_csv, read_jsonl
 from mdm.services.ingest import IngestError, IngestResult, ResolvedMapping, ingest_rows, start_batch
 
-
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
 
 

@@ -21,7 +21,8 @@ from django.db.models import F, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from mdm.db import SMALL as SMALL_BATCH, JsonText, allocate_ids, bulk_insert, insert_rows, update_rows
+from mdm.db import SMALL as SMALL_BATCH
+from mdm.db import JsonText, allocate_ids, bulk_insert, insert_rows, update_rows
 from mdm.models import (
     ChangeEvent,
     EntityType,

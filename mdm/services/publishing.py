@@ -82,7 +82,8 @@ TASK_BATCH = 25  # deliveries (of one subscription) per task message
 def enqueue(delivery_ids, countdown: float | None = None) -> None:
     """Hand delivery ids to the workers: one at a time for a retry, else in small batches of
     one subscription (a message per delivery would cost more than the delivery itself)."""
-    from mdm.tasks import deliver as deliver_task, deliver_many
+    from mdm.tasks import deliver as deliver_task
+    from mdm.tasks import deliver_many
 
     ids = list(delivery_ids)
     if countdown:

@@ -7,12 +7,12 @@ import logging
 
 import pytest
 from django.contrib.auth.models import Group, User
+from publishing_support import make_golden, source_record
 
 from mdm.api.auth import ApiClientThrottle
 from mdm.models import ApiClient, SourceRecord
 from mdm.roles import ADMINS, VIEWERS
 from mdm.services.sources import set_mapping
-from publishing_support import make_golden, source_record
 
 pytestmark = pytest.mark.django_db
 

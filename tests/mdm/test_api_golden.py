@@ -5,9 +5,9 @@ import json
 
 import pytest
 from django.utils import timezone
+from publishing_support import change, make_golden, merge, source_record
 
 from mdm.models import GoldenRecord, GoldenRecordVersion, XrefAcknowledgement
-from publishing_support import change, make_golden, merge, source_record
 
 pytestmark = pytest.mark.django_db
 

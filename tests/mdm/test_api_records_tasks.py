@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from publishing_support import make_golden, source_record
 from rest_framework.test import APIClient
 
 from mdm.models import StewardTask
 from mdm.services.ingest import ingest_payloads
 from mdm.services.sources import set_mapping
-from publishing_support import make_golden, source_record
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from publishing_support import make_golden, source_record
 
 from mdm.celery import app as celery_app
 from mdm.models import StewardTask, Subscription
-from publishing_support import make_golden, source_record
 
 
 def test_the_schema_validates_without_warnings(db, capsys):

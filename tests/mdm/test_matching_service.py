@@ -10,7 +10,14 @@ from django.core.management import call_command
 from matching.evaluate import pairwise_scores
 from mdm.demo import generator
 from mdm.demo.load import ingest_demo_files, load_configs
-from mdm.models import EntityType, GoldenRecord, MatchDecision, MatchModel, SourceRecord, StewardTask
+from mdm.models import (
+    EntityType,
+    GoldenRecord,
+    MatchDecision,
+    MatchModel,
+    SourceRecord,
+    StewardTask,
+)
 from mdm.services.ingest import ingest_payloads
 from mdm.services.matching import ensure_explanation, match_all, match_candidate
 

@@ -169,6 +169,7 @@ def test_the_prices_section_is_validated(section, message):
 def test_a_price_rule_change_previews_what_activation_does(price_type, acme, gloves, erp, crm,
                                                            django_capture_on_commit_callbacks):
     from golden_helpers import admin
+
     from mdm.services import rules
 
     price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="120.00", uom="CS")

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from publishing_support import change, make_golden, merge, source_record
 from standardwebhooks.webhooks import Webhook
 from werkzeug import Response
 
@@ -16,7 +17,6 @@ from mdm.models import ChangeEvent, Delivery, Subscription, XrefAcknowledgement
 from mdm.models.publishing import generate_secret, validate_secret
 from mdm.selectors_publishing import subscription_status
 from mdm.services import publishing
-from publishing_support import change, make_golden, merge, source_record
 
 pytestmark = pytest.mark.django_db
 

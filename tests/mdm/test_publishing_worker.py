@@ -9,12 +9,12 @@ from collections import defaultdict
 
 import pytest
 from django.db import connections
+from publishing_support import change, make_golden, source_record
 from pytest_httpserver import HTTPServer
 from standardwebhooks.webhooks import Webhook
 from werkzeug import Response
 
 from mdm.models import Delivery, Subscription
-from publishing_support import change, make_golden, source_record
 
 pytestmark = [pytest.mark.celery_worker]
 

@@ -607,9 +607,9 @@ def test_a_chosen_value_always_comes_from_a_member_and_competing_covers_the_rest
 
 
 def test_codes_written_differently_are_the_same_value_and_no_conflict():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    t = datetime(2024, 1, 1, tzinfo=UTC)
     rules = compile_rules({"attributes": [{"name": "payment_terms", "type": "code"}],
                            "survivorship": {"default": [{"rule": "source_priority", "sources": ["erp", "crm"]}],
                                             "critical": ["payment_terms"]}})

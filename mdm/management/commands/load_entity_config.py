@@ -29,7 +29,7 @@ class Command(BaseCommand):
             except EntityConfigInvalid as exc:
                 failures.append(str(exc))
                 continue
-            state = "created" if created else ("updated to v%d" % entity.version if changed else "unchanged")
+            state = "created" if created else (f"updated to v{entity.version}" if changed else "unchanged")
             self.stdout.write(f"{path}: entity type {entity.code} {state}")
         if failures:
             raise CommandError("invalid entity config:\n" + "\n".join(failures))
