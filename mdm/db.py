@@ -112,6 +112,28 @@ def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Seq
                     copy.write_row(row)
 
 
+def _update_from_values(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence]) -> int:
+    """A few rows in one statement: cheaper than ``bulk_update``'s CASE per column,
+    which Django spends milliseconds compiling (every incremental match pays it)."""
+    fields = [model._meta.get_field(name) for name in field_names]
+    pk = model._meta.pk
+    quote = connection.ops.quote_name
+    types = [pk.db_type(connection), *(f.db_type(connection) for f in fields)]
+    converters = [_dump if isinstance(f, models.JSONField) else None for f in fields]
+    row_sql = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    names = ["pk", *(f"v{i}" for i in range(len(fields)))]
+    assignments = ", ".join(f"{quote(f.column)} = v.v{i}" for i, f in enumerate(fields))
+    table = quote(model._meta.db_table)
+    params = [p for row in rows for p in (row[0], *[c(v) if c else v for c, v in zip(converters, row[1:])])]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row_sql] * len(rows))}) "
+            f"AS v({', '.join(names)}) WHERE {table}.{quote(pk.column)} = v.pk",
+            params,
+        )
+        return cursor.rowcount
+
+
 def _attnames(model, field_names):
     return [model._meta.get_field(name).attname for name in field_names]
 
@@ -119,13 +141,15 @@ def _attnames(model, field_names):
 def update_rows(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence]) -> int:
     """Set ``field_names`` of many rows: each row is ``(pk, value, …)``.
 
-    PostgreSQL: COPY into a temporary table, one ``UPDATE … FROM``. Elsewhere:
-    Django's ``bulk_update``.
+    PostgreSQL: COPY into a temporary table, one ``UPDATE … FROM``; a few rows
+    in one ``UPDATE … FROM (VALUES …)``. Elsewhere: Django's ``bulk_update``.
     """
     if not rows:
         return 0
     attnames = _attnames(model, field_names)
-    if connection.vendor != "postgresql" or len(rows) < SMALL:
+    if connection.vendor == "postgresql" and len(rows) < SMALL:
+        return _update_from_values(model, field_names, rows)
+    if connection.vendor != "postgresql":
         objs = []
         for row in rows:
             obj = model(pk=row[0])
