@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from mdm.db import SMALL as SMALL_BATCH
 from mdm.db import JsonText, allocate_ids, bulk_insert, insert_rows, update_rows
+from mdm.entity_cache import source_codes
 from mdm.models import (
     ChangeEvent,
     EntityType,
@@ -138,19 +139,14 @@ def contributions_for(golden_pks: Sequence[int]) -> dict[int, list[Contribution]
         .values_list("golden_id", "id", "source_system_id", "source_id", "attributes_text", "issues_text",
                      "source_updated_at", "received_at")
     )
+    rows = list(rows)
     loads = orjson.loads
-    codes = _source_codes()
+    codes = source_codes({row[2] for row in rows})
     for golden_pk, rid, source, source_id, attributes, issues, updated, received in rows:
         members[golden_pk].append(Contribution(rid, codes[source], source_id, loads(attributes),
                                                loads(issues) if issues and issues != "[]" else (), updated,
                                                received))
     return members
-
-
-def _source_codes() -> dict[int, str]:
-    from mdm.models import SourceSystem
-
-    return dict(SourceSystem.objects.values_list("pk", "code"))
 
 
 def overrides_for(golden_pks: Sequence[int]) -> dict[int, dict[str, RuleOverride]]:

@@ -57,20 +57,22 @@ def refresh_relationships(entity: EntityType, golden_pks: Iterable[int]) -> int:
         return 0
     touched = 0
     attributes = relationship_attributes(entity)
-    if attributes:
-        touched += _rebuild_child_side(entity, pks, attributes)
     incoming = referencing_entities(entity)
+    if not attributes and not incoming:
+        return 0
+    # The records of these golden records, read once for both sides (deleted
+    # ones too: links pointing at them must let go).
+    annotations = {f"ref_{name}": KT(f"attributes__{name}") for name, _, _ in attributes}
+    records = list(SourceRecord.objects.filter(golden_id__in=pks)
+                   .values("id", "golden_id", "source_system_id", "source_id", "deleted", **annotations))
+    if attributes:
+        touched += _rebuild_child_side(entity, pks, attributes, [r for r in records if not r["deleted"]])
     if incoming:
-        touched += _resolve_parent_side(entity, pks, incoming)
+        touched += _resolve_parent_side(entity, pks, incoming, records)
     return touched
 
 
-def _rebuild_child_side(entity: EntityType, pks: list[int], attributes) -> int:
-    annotations = {f"ref_{name}": KT(f"attributes__{name}") for name, _, _ in attributes}
-    rows = list(
-        SourceRecord.objects.filter(golden_id__in=pks, deleted=False)
-        .values("id", "golden_id", "source_system_id", **annotations)
-    )
+def _rebuild_child_side(entity: EntityType, pks: list[int], attributes, rows: list[dict]) -> int:
     wanted = []
     for row in rows:
         for name, kind, references in attributes:
@@ -97,11 +99,10 @@ def _rebuild_child_side(entity: EntityType, pks: list[int], attributes) -> int:
     return len(wanted)
 
 
-def _resolve_parent_side(entity: EntityType, pks: list[int], incoming) -> int:
+def _resolve_parent_side(entity: EntityType, pks: list[int], incoming, rows: list[dict]) -> int:
     """Re-point links whose referenced record is (or was) in these golden records, and resolve waiting ones."""
     touched = 0
-    records = list(SourceRecord.objects.filter(golden_id__in=pks).values_list("id", "golden_id", "source_system_id",
-                                                                              "source_id", "deleted"))
+    records = [(r["id"], r["golden_id"], r["source_system_id"], r["source_id"], r["deleted"]) for r in rows]
     current = {rid: (None if deleted else golden_pk) for rid, golden_pk, _, _, deleted in records}
     survivors = _survivors({g for g in current.values() if g})
     stale = (GoldenRelationship.objects.filter(Q(parent_record_id__in=list(current)) | Q(parent_id__in=pks))

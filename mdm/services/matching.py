@@ -33,6 +33,7 @@ from django.utils import timezone
 from matching.engine import Constraints, MatchEngine
 from matching.standardize import Context, standardize_record
 from mdm.db import chunked, insert_rows, update_rows
+from mdm.entity_cache import entity_type_by_pk
 from mdm.models import (
     BlockingKey,
     EntityType,
@@ -484,7 +485,7 @@ def _candidates_with_clusters(entity: EntityType, ids: list[int], exclude: int |
 
 def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict:
     """The ingest task: claim the given records still pending and match each one."""
-    entity = EntityType.objects.get(pk=entity_type_id)
+    entity = entity_type_by_pk(entity_type_id)
     if entity.config.get("prices"):
         from mdm.services.prices import resolve_price_records
 
