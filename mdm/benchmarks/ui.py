@@ -140,7 +140,7 @@ def create(command, goldens: int, tasks: int, seed: int) -> dict:
                                           "received_at", "deleted"],
                     [(r.pk, 1, r.raw, r.attributes, [], r.content_hash, now, False) for r in records])
         versions, lineage_updates = [], []
-        for number, _name, attrs, _city in rows:
+        for number, _display_name, attrs, _city in rows:
             golden = golden_of[f"{PREFIX}-{number:06d}"]
             members = by_number[number]
             competing = [{"value": m.attributes["city"], "source": "bench_ui_crm", "source_id": m.source_id,
