@@ -222,6 +222,26 @@ def invalid(request, task: StewardTask, querystring: str, message: str, form=Non
     return render_task(request, task, querystring, status=400, extra={"error_message": message, "form": form})
 
 
+def act(request, task: StewardTask, querystring: str, form, action, *, success=None, destination):
+    """Run one steward action (a service call) the same way for every button.
+
+    The second steward to act gets 409 with who did what; an action the
+    service refuses gets 400 with its reason; otherwise ``success`` (text,
+    or a function of the service's result) is flashed and the steward moves on
+    to ``destination`` (a URL, or a function giving it once the action is
+    done: the next task in the queue is only known then).
+    """
+    try:
+        result = action()
+    except services.TaskAlreadyHandled as exc:
+        return handled_elsewhere(request, task.pk, querystring, exc)
+    except services.StewardActionError as exc:
+        return invalid(request, task, querystring, str(exc), form)
+    if success:
+        messages.success(request, success(result) if callable(success) else success)
+    return go(request, destination() if callable(destination) else destination)
+
+
 @require_POST
 @role_required(STEWARD)
 def task_merge(request, pk: int):
@@ -239,19 +259,16 @@ def task_merge(request, pk: int):
     if survivor is None:
         return invalid(request, task, querystring, "Choose which golden record survives the merge.", form)
     others = [g for g in (golden_a, golden_b) if g and g.pk != survivor.pk]
-    try:
-        result = services.merge_goldens(survivor=survivor, others=others, steward=request.user, task=task,
-                                        expected_task_version=form.cleaned_data["version"],
-                                        note=form.cleaned_data.get("note", ""))
-    except services.TaskAlreadyHandled as exc:
-        return handled_elsewhere(request, pk, querystring, exc)
-    except services.StewardActionError as exc:
-        return invalid(request, task, querystring, str(exc), form)
-    survivor = getattr(result, "survivor", None) or survivor
     absorbed = ", ".join(g.golden_id for g in others)
-    messages.success(request, f"Merged {absorbed} into {survivor.golden_id}." if absorbed else
-                     f"Confirmed the match in {survivor.golden_id}.")
-    return go(request, next_url(request, querystring))
+
+    def merged(result) -> str:
+        kept = (getattr(result, "survivor", None) or survivor).golden_id
+        return f"Merged {absorbed} into {kept}." if absorbed else f"Confirmed the match in {kept}."
+
+    return act(request, task, querystring, form, lambda: services.merge_goldens(
+        survivor=survivor, others=others, steward=request.user, task=task,
+        expected_task_version=form.cleaned_data["version"], note=form.cleaned_data.get("note", "")),
+        success=merged, destination=lambda: next_url(request, querystring))
 
 
 @require_POST
@@ -266,16 +283,12 @@ def task_not_a_match(request, pk: int):
         return invalid(request, task, querystring, "The decision could not be read; reload the page.", form)
     context = match_context(task)
     golden_a, golden_b = context["golden_a"], context["golden_b"]
-    try:
-        services.not_a_match(golden=golden_a, other=golden_b, steward=request.user, task=task,
-                             expected_task_version=form.cleaned_data["version"], note=form.cleaned_data.get("note", ""))
-    except services.TaskAlreadyHandled as exc:
-        return handled_elsewhere(request, pk, querystring, exc)
-    except services.StewardActionError as exc:
-        return invalid(request, task, querystring, str(exc), form)
-    messages.success(request, f"Marked {golden_a.golden_id if golden_a else '?'} and "
-                              f"{golden_b.golden_id if golden_b else '?'} as not a match; they will not be proposed again.")
-    return go(request, next_url(request, querystring))
+    return act(request, task, querystring, form, lambda: services.not_a_match(
+        golden=golden_a, other=golden_b, steward=request.user, task=task,
+        expected_task_version=form.cleaned_data["version"], note=form.cleaned_data.get("note", "")),
+        success=f"Marked {golden_a.golden_id if golden_a else '?'} and {golden_b.golden_id if golden_b else '?'} "
+                "as not a match; they will not be proposed again.",
+        destination=lambda: next_url(request, querystring))
 
 
 @require_POST
@@ -284,13 +297,9 @@ def task_skip(request, pk: int):
     task = _task(pk)
     querystring = _queue_params(request)
     form = VersionedForm(request.POST)
-    destination = next_url(request, querystring, after=task)
-    try:
-        services.skip_task(task, steward=request.user,
-                           expected_version=form.cleaned_data["version"] if form.is_valid() else None)
-    except services.TaskAlreadyHandled as exc:
-        return handled_elsewhere(request, pk, querystring, exc)
-    return go(request, destination)
+    return act(request, task, querystring, form, lambda: services.skip_task(
+        task, steward=request.user, expected_version=form.cleaned_data["version"] if form.is_valid() else None),
+        destination=next_url(request, querystring, after=task))
 
 
 @require_POST
@@ -304,16 +313,10 @@ def task_resolve(request, pk: int):
     if not form.is_valid():
         return invalid(request, task, querystring, "Pick one of the values or type one, and give a reason.", form)
     data = form.cleaned_data
-    try:
-        services.resolve_conflict(task=task, steward=request.user, value=data.get("value"),
-                                  record_id=data.get("record_id"), reason=data["reason"],
-                                  expected_version=data["version"])
-    except services.TaskAlreadyHandled as exc:
-        return handled_elsewhere(request, pk, querystring, exc)
-    except services.StewardActionError as exc:
-        return invalid(request, task, querystring, str(exc), form)
-    messages.success(request, f"Resolved: {task.title}.")
-    return go(request, next_url(request, querystring))
+    return act(request, task, querystring, form, lambda: services.resolve_conflict(
+        task=task, steward=request.user, value=data.get("value"), record_id=data.get("record_id"),
+        reason=data["reason"], expected_version=data["version"]),
+        success=f"Resolved: {task.title}.", destination=lambda: next_url(request, querystring))
 
 
 @require_POST
@@ -324,15 +327,10 @@ def task_close(request, pk: int):
     form = CloseTaskForm(request.POST)
     if not form.is_valid():
         return invalid(request, task, querystring, "Say how the task was handled.", form)
-    try:
-        services.close_task(task, steward=request.user, resolution=form.cleaned_data["resolution"],
-                            note=form.cleaned_data.get("note", ""), expected_version=form.cleaned_data["version"])
-    except services.TaskAlreadyHandled as exc:
-        return handled_elsewhere(request, pk, querystring, exc)
-    except services.StewardActionError as exc:
-        return invalid(request, task, querystring, str(exc), form)
-    messages.success(request, f"Closed: {task.title}.")
-    return go(request, next_url(request, querystring))
+    return act(request, task, querystring, form, lambda: services.close_task(
+        task, steward=request.user, resolution=form.cleaned_data["resolution"],
+        note=form.cleaned_data.get("note", ""), expected_version=form.cleaned_data["version"]),
+        success=f"Closed: {task.title}.", destination=lambda: next_url(request, querystring))
 
 
 @require_POST
@@ -367,14 +365,10 @@ def task_assign(request, pk: int):
     if not form.is_valid():
         return invalid(request, task, querystring, "Choose a steward to assign the task to.", form)
     assignee = form.cleaned_data["assignee"]
-    try:
-        services.assign_task(task, assignee, request.user, expected_version=form.cleaned_data["version"])
-    except services.TaskAlreadyHandled as exc:
-        return handled_elsewhere(request, pk, querystring, exc)
-    except services.StewardActionError as exc:
-        return invalid(request, task, querystring, str(exc), form)
-    messages.success(request, f"Assigned to {assignee.get_username()}." if assignee else "Unassigned.")
-    return go(request, task_url(pk, querystring))
+    return act(request, task, querystring, form, lambda: services.assign_task(
+        task, assignee, request.user, expected_version=form.cleaned_data["version"]),
+        success=f"Assigned to {assignee.get_username()}." if assignee else "Unassigned.",
+        destination=task_url(pk, querystring))
 
 
 @require_POST
