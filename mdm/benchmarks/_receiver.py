@@ -41,6 +41,8 @@ def main() -> None:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            return  # shutting down with the connection still open: what was seen is kept
         finally:
             writer.close()
 

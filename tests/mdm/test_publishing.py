@@ -205,6 +205,62 @@ def test_a_dead_older_delivery_releases_the_newer_one(customer_type, erp, subscr
     assert v2.status == "delivered"
 
 
+def test_a_batch_is_claimed_in_one_statement_and_its_mixed_outcomes_written_in_one(
+        customer_type, erp, subscription, httpserver, settings, django_assert_max_num_queries):
+    settings.MDM_WEBHOOK_ETA_MAX = 0
+    for n in range(1, 7):
+        make_golden(customer_type, source_record(customer_type, erp, f"E{n}", name=f"Company {n}"))
+    ids = list(Delivery.objects.order_by("id").values_list("pk", flat=True))
+    answers = {"CUS-000002": ("busy", 503), "CUS-000004": ("bad schema", 422)}
+
+    def answer(request):
+        text, status = answers.get(json.loads(request.get_data())["event"]["golden_id"], ("ok", 200))
+        return Response(text, status=status)
+
+    httpserver.expect_request("/hooks").respond_with_handler(answer)
+    with django_assert_max_num_queries(2):  # the claim (with events and subscription) and the outcomes
+        counts = publishing.deliver_many(ids)
+    assert counts == {"delivered": 4, "pending": 1, "failed": 1}
+    rows = {d.event.golden_id_text: d for d in Delivery.objects.select_related("event")}
+    assert rows["CUS-000002"].status == "pending" and rows["CUS-000002"].next_attempt_at > timezone.now()
+    assert rows["CUS-000004"].status == "failed" and rows["CUS-000004"].last_response == "bad schema"
+    assert rows["CUS-000001"].status == "delivered" and rows["CUS-000001"].delivered_at is not None
+    assert {d.attempts for d in rows.values()} == {1}
+    assert [b["event"]["golden_id"] for b, _ in received(httpserver)] == [f"CUS-00000{n}" for n in range(1, 7)]
+
+
+def test_two_versions_of_one_record_in_one_batch_go_out_in_order(
+        customer_type, erp, subscription, httpserver, django_capture_on_commit_callbacks):
+    record = source_record(customer_type, erp, "E1", name="Acme")
+    make_golden(customer_type, record)
+    change(record, city="Austin")
+    change(record, city="Dallas")
+    httpserver.expect_request("/hooks").respond_with_data("ok")
+    ids = list(Delivery.objects.order_by("-id").values_list("pk", flat=True))  # newest first, on purpose
+    with django_capture_on_commit_callbacks(execute=True):  # each final version releases the next (eager here)
+        assert publishing.deliver_many(ids) == {"delivered": 1, "not claimable": 2}
+    assert [b["event"]["version"] for b, _ in received(httpserver)] == [1, 2, 3]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_a_batch_gives_back_what_it_could_not_send_within_half_its_lease(
+        customer_type, erp, subscription, httpserver, settings):
+    import time
+
+    settings.MDM_WEBHOOK_LEASE = 0.4
+    settings.MDM_WEBHOOK_ETA_MAX = 0
+    for n in range(1, 4):
+        make_golden(customer_type, source_record(customer_type, erp, f"E{n}", name=f"Company {n}"))
+    ids = list(Delivery.objects.order_by("id").values_list("pk", flat=True))
+    httpserver.expect_request("/hooks").respond_with_handler(lambda r: (time.sleep(0.3), Response("ok"))[1])
+    results = publishing.deliver_batch(ids)
+    assert results[ids[0]] == "delivered"
+    assert {results[i] for i in ids[1:]} == {"released"}  # past half the lease: not tried, handed back
+    given_back = Delivery.objects.filter(pk__in=ids[1:])
+    assert {(d.status, d.attempts, d.claimed_at) for d in given_back} == {("pending", 0, None)}
+    assert len(httpserver.log) == 1
+
+
 def test_write_back_carries_the_target_systems_own_ids(customer_type, erp, crm, httpserver):
     Subscription.objects.create(name="erp write-back", url=httpserver.url_for("/erp"), target_system=erp)
     golden = make_golden(customer_type, source_record(customer_type, erp, "E1", name="Acme"),
