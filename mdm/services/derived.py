@@ -20,9 +20,16 @@ def golden_records_changed(entity: EntityType, golden_pks: Sequence[int], *, rea
         return
     from mdm.services import hierarchy, prices
 
-    if reason != RULE_CHANGE:
-        # A rule change moves no record and changes no source value, so it
-        # cannot change which records reference which: skip the work.
-        hierarchy.refresh_relationships(entity, golden_pks)
-    if reason != PRICE and prices.is_referenced_by_prices(entity):
-        prices.reresolve_prices_for_goldens(golden_pks, entity=entity, rule_change=reason == RULE_CHANGE)
+    linked = reason != RULE_CHANGE and hierarchy.has_relationships(entity)
+    priced = reason != PRICE and prices.is_referenced_by_prices(entity)
+    # A rule change moves no record and changes no source value, so it cannot
+    # change which records reference which, nor which prices wait for them.
+    # Otherwise the members are read once, for the hierarchy and the prices.
+    members = hierarchy.member_rows(entity, golden_pks) if reason != RULE_CHANGE and (linked or priced) else None
+    if linked:
+        hierarchy.refresh_relationships(entity, golden_pks, records=members)
+    if priced:
+        arrivals = None if members is None else \
+            [(r["source_system_id"], r["source_id"], entity.code) for r in members if not r["deleted"]]
+        prices.reresolve_prices_for_goldens(golden_pks, entity=entity, rule_change=reason == RULE_CHANGE,
+                                            arrivals=arrivals)

@@ -134,7 +134,7 @@ def contributions_for(golden_pks: Sequence[int]) -> dict[int, list[Contribution]
     # The attributes arrive as JSON text and are parsed with orjson: reading
     # the members is most of a recompute's database time.
     rows = (
-        SourceRecord.objects.filter(golden_id__in=golden_pks, deleted=False)
+        SourceRecord.objects.filter(golden_id__in=golden_pks, deleted=False).order_by()
         .annotate(attributes_text=Cast("attributes", TextField()), issues_text=Cast("issues", TextField()))
         .values_list("golden_id", "id", "source_system_id", "source_id", "attributes_text", "issues_text",
                      "source_updated_at", "received_at")
@@ -364,10 +364,11 @@ def sync_conflict_tasks(entity: EntityType, conflicts: dict[int, list]) -> tuple
             version=F("version") + 1,
         )
     new = []
-    golden_names = dict(GoldenRecord.objects.filter(pk__in=list(conflicts)).values_list("pk", "golden_id"))
-    for key, (golden_pk, conflict) in wanted.items():
-        if key in existing:
-            continue
+    opening = [key for key in wanted if key not in existing]
+    golden_names = dict(GoldenRecord.objects.filter(pk__in=list({wanted[key][0] for key in opening}))
+                        .values_list("pk", "golden_id")) if opening else {}
+    for key in opening:
+        golden_pk, conflict = wanted[key]
         name = golden_names.get(golden_pk, golden_pk)
         kind = getattr(conflict, "task_kind", StewardTask.Kind.ATTRIBUTE_CONFLICT)
         if kind == StewardTask.Kind.ATTRIBUTE_CONFLICT:

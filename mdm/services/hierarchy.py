@@ -17,7 +17,7 @@ survivor, and a reference to a record that arrives later resolves then.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db.models import Q
 from django.db.models.fields.json import KT
@@ -46,9 +46,25 @@ def referencing_entities(entity: EntityType) -> list[tuple[EntityType, str, str]
     return found
 
 
-def refresh_relationships(entity: EntityType, golden_pks: Iterable[int]) -> int:
+def has_relationships(entity: EntityType) -> bool:
+    """Whether records of this entity type reference others or are referenced (links to keep)."""
+    return bool(relationship_attributes(entity) or referencing_entities(entity))
+
+
+def member_rows(entity: EntityType, golden_pks: Sequence[int]) -> list[dict]:
+    """The records of these golden records, deleted ones too (links pointing at them must
+    let go): id, golden_id, source_system_id, source_id, deleted and each reference
+    attribute's value as ``ref_<name>``. Read once for both sides of the hierarchy and
+    for the prices waiting for these records."""
+    annotations = {f"ref_{name}": KT(f"attributes__{name}") for name, _, _ in relationship_attributes(entity)}
+    return list(SourceRecord.objects.filter(golden_id__in=list(golden_pks)).order_by()
+                .values("id", "golden_id", "source_system_id", "source_id", "deleted", **annotations))
+
+
+def refresh_relationships(entity: EntityType, golden_pks: Iterable[int], records: list[dict] | None = None) -> int:
     """Rebuild the links of the records in these golden records and re-resolve links pointing at them.
 
+    ``records``: their ``member_rows`` when the caller has read them already.
     Returns the number of rows written or re-pointed. Call inside the
     transaction that changed the golden records.
     """
@@ -60,11 +76,8 @@ def refresh_relationships(entity: EntityType, golden_pks: Iterable[int]) -> int:
     incoming = referencing_entities(entity)
     if not attributes and not incoming:
         return 0
-    # The records of these golden records, read once for both sides (deleted
-    # ones too: links pointing at them must let go).
-    annotations = {f"ref_{name}": KT(f"attributes__{name}") for name, _, _ in attributes}
-    records = list(SourceRecord.objects.filter(golden_id__in=pks)
-                   .values("id", "golden_id", "source_system_id", "source_id", "deleted", **annotations))
+    if records is None:
+        records = member_rows(entity, pks)
     if attributes:
         touched += _rebuild_child_side(entity, pks, attributes, [r for r in records if not r["deleted"]])
     if incoming:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -33,7 +34,7 @@ from django.utils import timezone
 from matching.engine import Constraints, MatchEngine
 from matching.standardize import Context, standardize_record
 from mdm.db import chunked, insert_rows, update_rows
-from mdm.entity_cache import entity_type_by_pk
+from mdm.entity_cache import entity_type_by_pk, source_codes
 from mdm.models import (
     BlockingKey,
     EntityType,
@@ -412,8 +413,12 @@ def ensure_explanation(task: StewardTask) -> dict | None:
 def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, full: bool = True) -> list[StewardTask]:
     """Open wanted match tasks not yet open; on a full re-match, dismiss open automatic ones no longer wanted."""
     kinds = [StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL]
-    open_keys = set(StewardTask.objects.filter(entity_type=entity, kind__in=kinds, status=StewardTask.Status.OPEN)
-                    .values_list("dedupe_key", flat=True))
+    open_tasks = StewardTask.objects.filter(entity_type=entity, kind__in=kinds, status=StewardTask.Status.OPEN)
+    if full:
+        open_keys = set(open_tasks.order_by().values_list("dedupe_key", flat=True))
+    else:
+        # One record's few pairs: look those up, not the tens of thousands of open tasks.
+        open_keys = set(open_tasks.filter(dedupe_key__in=list(wanted)).order_by().values_list("dedupe_key", flat=True))
     if full:
         for stale in chunked(sorted(open_keys - set(wanted))):
             StewardTask.objects.filter(entity_type=entity, kind__in=kinds, status=StewardTask.Status.OPEN,
@@ -469,18 +474,30 @@ def candidate_ids(entity: EntityType, engine: MatchEngine, keys: list[str], excl
 def _candidates_with_clusters(entity: EntityType, ids: list[int], exclude: int | None):
     """Candidate records plus every other member of their golden records (cluster-as-a-whole scoring).
 
-    Two indexed lookups: an OR of both conditions in one query makes
-    PostgreSQL scan the whole table.
+    One round trip, two indexed lookups (a UNION: an OR of both conditions
+    makes PostgreSQL scan the whole table), attributes parsed with orjson.
+    On the path of every incremental match, so no ORM here: building the
+    query, the default ordering's joins and per-row JSON decoding cost
+    several times the lookups themselves.
     """
-    rows = list(SourceRecord.objects.filter(pk__in=ids, deleted=False)
-                .values_list("id", "source_system__code", "attributes", "golden_id"))
-    goldens = {g for *_, g in rows if g is not None}
-    have = {r[0] for r in rows}
-    if goldens:
-        rows += list(SourceRecord.objects.filter(golden_id__in=goldens, deleted=False).exclude(pk__in=have)
-                     .values_list("id", "source_system__code", "attributes", "golden_id"))
-    rows = [r for r in rows if r[0] != exclude]
-    return [(r[0], r[1], r[2]) for r in rows], {r[0]: r[3] for r in rows if r[3] is not None}
+    if not ids:
+        return [], {}
+    table = connection.ops.quote_name(SourceRecord._meta.db_table)
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH c AS (SELECT id, golden_id FROM {table} WHERE id IN ({marks}) AND NOT deleted)
+                SELECT id, source_system_id, CAST(attributes AS TEXT), golden_id FROM {table}
+                WHERE id IN (SELECT id FROM c)
+                UNION ALL
+                SELECT id, source_system_id, CAST(attributes AS TEXT), golden_id FROM {table}
+                WHERE golden_id IN (SELECT golden_id FROM c) AND NOT deleted AND id NOT IN (SELECT id FROM c)""",
+            ids)
+        rows = [row for row in cursor.fetchall() if row[0] != exclude]
+    codes = source_codes({row[1] for row in rows})
+    loads = orjson.loads
+    return ([(rid, codes[source], loads(attributes)) for rid, source, attributes, _ in rows],
+            {rid: golden for rid, _, _, golden in rows if golden is not None})
 
 
 def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict:

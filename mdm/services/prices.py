@@ -212,14 +212,17 @@ def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, 
 
 
 def reresolve_prices_for_goldens(golden_pks: Iterable[int], *, entity: EntityType | None = None,
-                                 rule_change: bool = False, actor: str = "system") -> list[int]:
+                                 rule_change: bool = False, actor: str = "system",
+                                 arrivals: list[tuple[int, str, str]] | None = None) -> list[int]:
     """Re-resolve the price records that reference records of these customer/product golden records.
 
     Covers prices pointing at records that moved (merge, split, unmerge,
     re-match), at golden records whose unit conversions changed, and prices
     whose reference was waiting for one of these records to arrive. After a
     rule change only a product's unit conversion can matter, so only prices
-    of those products are looked at.
+    of those products are looked at. ``arrivals``: the (source system id, source ID,
+    entity code) of the active records of these golden records, when the caller
+    has read them already.
     """
     pks = sorted(set(golden_pks))
     if not pks:
@@ -242,17 +245,19 @@ def reresolve_prices_for_goldens(golden_pks: Iterable[int], *, entity: EntityTyp
         record_ids = set(PriceResolution.objects.filter(query, entity_type=price_entity)
                          .values_list("record_id", flat=True))
         if not rule_change:
-            record_ids |= _waiting_for(price_entity, settings, roles, pks)
+            if arrivals is None:
+                arrivals = list(SourceRecord.objects.filter(golden_id__in=pks, deleted=False).order_by()
+                                .values_list("source_system_id", "source_id", "entity_type__code"))
+            record_ids |= _waiting_for(price_entity, settings, roles, arrivals)
         if record_ids:
             touched += resolve_price_records(price_entity, record_ids, actor=actor)
     return touched
 
 
-def _waiting_for(price_entity, settings: PriceSettings, roles, golden_pks) -> set[int]:
-    """Price records whose unresolved reference names a record now in these golden records."""
+def _waiting_for(price_entity, settings: PriceSettings, roles, arrivals) -> set[int]:
+    """Price records whose unresolved reference names one of ``arrivals``, records now in
+    the golden records being re-resolved."""
     found = set()
-    arrivals = list(SourceRecord.objects.filter(golden_id__in=golden_pks, deleted=False)
-                    .values_list("source_system_id", "source_id", "entity_type__code"))
     if not arrivals:
         return found
     for role in roles:
