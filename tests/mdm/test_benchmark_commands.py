@@ -13,3 +13,35 @@ def test_the_ui_benchmark_builds_its_data_times_every_page_and_cleans_up():
     report = out.getvalue()
     assert "golden search by name" in report and "queue, first page" in report
     assert "Benchmark data deleted" in report
+
+
+def test_the_matching_benchmark_times_incremental_matches_again_on_records_a_kept_run_left(tmp_path):
+    from mdm.celery import app as celery_app
+    from mdm.demo import generator
+    from mdm.demo.load import ingest_demo_files, load_configs
+    from mdm.models import SourceRecord
+    from mdm.services.matching import match_all
+
+    load_configs()
+    generator.generate(tmp_path, customers=60, products=10, prices=5, seed=3)
+    ingest_demo_files(tmp_path, report=lambda line: None)
+    match_all("customer")
+    before = SourceRecord.objects.filter(entity_type__code="customer").count()
+    celery_app.conf.task_always_eager = False  # as with REDIS_URL: the ingest enqueues, the benchmark matches
+    try:
+        out = StringIO()
+        call_command("benchmark", "matching", "--incremental-only", "--incremental", "4", stdout=out)
+    finally:
+        celery_app.conf.task_always_eager = True
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("mdm")  # the ingest's task messages: matched already
+    report = out.getvalue()
+    assert "incremental: 4 new records against" in report and "p95" in report
+    assert SourceRecord.objects.filter(entity_type__code="customer").count() == before + 4
+    assert not SourceRecord.objects.filter(entity_type__code="customer", needs_match=True).exists()
+
+
+def test_the_incremental_only_run_says_what_is_missing_on_an_empty_database():
+    out = StringIO()
+    call_command("benchmark", "matching", "--incremental-only", stdout=out)
+    assert "run with --keep first" in out.getvalue()
