@@ -17,11 +17,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from matching.standardize import AttributeSpec, Context, standardize_record, standardize_value
 from mdm.readers import RawRow
 
 MAX_ID_LENGTH = 255
 TRUTHY = {"1", "true", "t", "yes", "y", "x", "deleted", "d", "del"}
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def compact_json(value: dict) -> str:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, at orjson's speed.
+
+    The text is stored as the raw payload and hashed, so it must not depend on
+    which library wrote it: orjson writes the very same text for a flat dict of
+    strings, integers, booleans and nulls (a test checks this); floats (written
+    differently, e.g. ``1e16``), nested values and whatever orjson refuses
+    (surrogates, integers beyond 64 bits) take the standard library's path.
+    """
+    if all(type(v) in _PLAIN for v in value.values()):
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # orjson.JSONEncodeError: a non-str key, a surrogate, a huge integer
+            pass
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def reason(code: str, message: str, attribute: str | None = None) -> dict:
@@ -123,18 +145,18 @@ class RowPreparer:
                         for issue in std.issues if issue["attribute"] in std.missing_required]
             return {"reject": reasons, "row": row, "source_id": source_id}
 
-        raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        raw = compact_json(payload)
         hashed = raw
         if self.updated_at_field in payload:
             # The source's own timestamp alone changing is not a change of content.
-            hashed = json.dumps({k: v for k, v in payload.items() if k != self.updated_at_field},
-                                ensure_ascii=False, separators=(",", ":"))
+            hashed = compact_json({k: v for k, v in payload.items() if k != self.updated_at_field})
         return {
             "row": row, "source_id": source_id, "raw": raw,
             "hash": hashlib.blake2b(hashed.encode(), digest_size=16).hexdigest(),
-            "attributes": std.attributes, "issues": issues, "deleted": deleted, "updated_at": updated_at,
-            # Serialised once for the record row and its version row.
-            "attributes_json": json.dumps(std.attributes, ensure_ascii=False, separators=(",", ":")),
+            "issues": issues, "deleted": deleted, "updated_at": updated_at,
+            # The standardized attributes travel as JSON text only: that is what is
+            # written, and the writer parses it back just for records it compares.
+            "attributes_json": compact_json(std.attributes),
         }
 
     def prepare_chunk(self, rows: list[RawRow]) -> tuple[list[dict], set[str]]:
@@ -153,7 +175,10 @@ def _init_worker(preparer: RowPreparer) -> None:
 
 
 def _prepare_in_worker(rows: list[RawRow]) -> tuple[list[dict], set[str]]:
-    return _worker.prepare_chunk(rows)
+    prepared, unmapped = _worker.prepare_chunk(rows)
+    for item in prepared:
+        del item["row"]  # the parent holds the rows: send back only what it lacks
+    return prepared, unmapped
 
 
 def start_preparer_pool(preparer: RowPreparer) -> ProcessPoolExecutor:
@@ -165,10 +190,15 @@ def start_preparer_pool(preparer: RowPreparer) -> ProcessPoolExecutor:
 def prepare_ahead(pool: ProcessPoolExecutor, chunks: Iterator[list[RawRow]], depth: int = 2):
     """Yield (chunk, prepared) in order, keeping ``depth`` chunks in preparation."""
     pending: list[tuple[list[RawRow], Future]] = []
+    def done(chunk: list[RawRow], future: Future):
+        prepared, unmapped = future.result()
+        for row, item in zip(chunk, prepared):
+            item["row"] = row
+        return chunk, (prepared, unmapped)
+
     for chunk in chunks:
         pending.append((chunk, pool.submit(_prepare_in_worker, chunk)))
         if len(pending) > depth:
-            done_chunk, future = pending.pop(0)
-            yield done_chunk, future.result()
-    for done_chunk, future in pending:
-        yield done_chunk, future.result()
+            yield done(*pending.pop(0))
+    for chunk, future in pending:
+        yield done(chunk, future)

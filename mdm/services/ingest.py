@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+import orjson
 from django.db import transaction
 from django.utils import timezone
 
@@ -319,19 +320,20 @@ class _ChunkWriter:
                         f"< {current.source_updated_at.isoformat()}); the newer version is kept",
                     )])
                     continue
+                attributes = orjson.loads(str(item["attributes_json"]))  # orjson takes no str subclass
                 same = (current.content_hash == item["hash"] and current.deleted == item["deleted"]
-                        and current.attributes == item["attributes"] and current.issues == item["issues"])
+                        and current.attributes == attributes and current.issues == item["issues"])
                 if same:
                     outcomes.append(Outcome(row.position, item["source_id"], "unchanged",
                                             current.id, current.version, issues=item["issues"]))
                     counts["unchanged"] += 1
                     continue
-                attributes_changed = current.attributes != item["attributes"] or current.deleted != item["deleted"]
+                attributes_changed = current.attributes != attributes or current.deleted != item["deleted"]
                 superseded.append(current.pk)
                 current.version += 1
                 current.raw = item["raw"]
                 current.content_hash = item["hash"]
-                current.attributes = item["attributes"]
+                current.attributes = attributes
                 current.issues = item["issues"]
                 current.received_at = now
                 current.source_updated_at = item["updated_at"] or current.source_updated_at
