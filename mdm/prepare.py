@@ -181,14 +181,15 @@ def _prepare_in_worker(rows: list[RawRow]) -> tuple[list[dict], set[str]]:
     return prepared, unmapped
 
 
-def start_preparer_pool(preparer: RowPreparer) -> ProcessPoolExecutor:
+def start_preparer_pool(preparer: RowPreparer, workers: int = 1) -> ProcessPoolExecutor:
     # "spawn", not fork: a forked child would share the parent's database socket.
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(preparer,))
 
 
 def prepare_ahead(pool: ProcessPoolExecutor, chunks: Iterator[list[RawRow]], depth: int = 2):
-    """Yield (chunk, prepared) in order, keeping ``depth`` chunks in preparation."""
+    """Yield (chunk, prepared) in order, keeping ``depth`` chunks in preparation (at least
+    one per worker process, so none waits while the writer works)."""
     pending: list[tuple[list[RawRow], Future]] = []
     def done(chunk: list[RawRow], future: Future):
         prepared, unmapped = future.result()

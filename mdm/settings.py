@@ -18,6 +18,7 @@ env = environ.Env(
     CSRF_TRUSTED_ORIGINS=(list, []),
     REDIS_URL=(str, ""),
     MDM_INGEST_MAX_BATCH=(int, 10_000),
+    MDM_INGEST_PREPARERS=(int, 2),
     MDM_API_THROTTLE=(str, "6000/min"),
     MDM_WEBHOOK_CONNECT_TIMEOUT=(float, 3.0),
     MDM_WEBHOOK_READ_TIMEOUT=(float, 10.0),
@@ -232,6 +233,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Hub behaviour ----------------------------------------------------------
 MDM_INGEST_MAX_BATCH = env("MDM_INGEST_MAX_BATCH")
+# Processes standardizing a large file's next chunks while the ingest writes the current one.
+MDM_INGEST_PREPARERS = max(1, env("MDM_INGEST_PREPARERS"))
 # A batch match recomputing more golden records than this hands them to the
 # background recompute job (parallel slices, progress) instead of doing it inline.
 MDM_MATCH_INLINE_RECOMPUTE = env.int("MDM_MATCH_INLINE_RECOMPUTE", default=5000)

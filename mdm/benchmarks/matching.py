@@ -15,6 +15,7 @@ incremental matches again (after a code change, say) without reloading.
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import math
 import os
@@ -98,87 +99,95 @@ def run(command, *, records, entity, incremental, seed, keep, incremental_only=F
     _reset(entity_obj)
     folder = Path(tempfile.mkdtemp(prefix="mdm-bench-match-"))
     try:
-        customers = max(1, math.ceil(records / RECORDS_PER_CUSTOMER)) if entity == "customer" else 200
-        products = None if entity == "customer" else max(50, int(records / 1.3))
-        generator.generate(folder, customers=customers, products=products, prices=1, seed=seed)
-        out(f"database: {database_label()}")
-
-        t0 = time.perf_counter()
-        for mapping in _bench_mappings(entity):
-            ingest_file(path=folder / mapping.file_name, source=mapping.source_system, entity_type=entity_obj,
-                        defer_match=True, submitted_by="benchmark")
-        t_std = time.perf_counter() - t0
-        n = SourceRecord.objects.filter(entity_type=entity_obj, deleted=False).count()
-        out(f"standardize+store (ingest) {n:>9,} records {t_std:7.1f} s  {n / t_std:>9,.0f} records/s")
-
-        truth = {}
-        with open(folder / "ground_truth.csv", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                if row["entity_type"] == entity and row["source_id"]:
-                    truth[(f"bench_{row['source']}", row["source_id"])] = row["entity_key"]
-        true_clusters: dict[str, list[int]] = {}
-        for rid, source, source_id in SourceRecord.objects.filter(entity_type=entity_obj, deleted=False) \
-                .values_list("id", "source_system__code", "source_id").iterator(chunk_size=20_000):
-            true_clusters.setdefault(truth.get((source, source_id), f"?{rid}"), []).append(rid)
-        truth_pairs = [(a, b) for members in true_clusters.values() for i, a in enumerate(members)
-                       for b in members[i + 1:]]
-        # Golden values of a big batch are computed by the background recompute
-        # job: measure it the way it runs in production, on a real worker.
-        worker = start_worker(2, out) if os.environ.get("REDIS_URL") else None
-        t0 = time.perf_counter()
-        stats = match_all(entity_obj, truth_pairs=truth_pairs)
-        t_match = time.perf_counter() - t0
-        eng = stats.engine
-        rows = [
-            ("load", stats.stages.get("load", 0), ""),
-            ("block", eng["block"]["seconds"], f"{eng['block'].get('pairs', 0):,} candidate pairs, pair completeness "
-                                               f"{eng['block'].get('pair_completeness', float('nan')):.4f}"),
-            ("train", eng.get("train", {}).get("seconds", 0), f"u sample {eng.get('train', {}).get('u_pairs')}"),
-            ("score", eng["score"]["seconds"], f"{eng['score']['pairs']:,} pairs, {eng['score'].get('pairs_per_second') or 0:,} pairs/s"),
-            ("cluster", eng["cluster"]["seconds"], f"{eng['cluster']['clusters']:,} clusters"),
-            ("write", stats.stages["write"], f"{stats.goldens_created:,} golden records, {stats.possible_tasks + stats.merge_tasks:,} tasks"),
-        ]
-        for name, seconds, note in rows:
-            out(f"  {name:8} {seconds:7.1f} s  {note}")
-        for step, seconds in stats.write_steps.items():
-            out(f"    {step:34} {seconds:6.1f} s")
-        out(f"match total {t_match:.1f} s (golden IDs, cross-reference, link decisions, tasks committed); "
-            f"peak RSS {peak_rss_mib():.0f} MiB")
-        try:
-            if stats.recompute_job:
-                job = _wait_for_job(stats.recompute_job, worker)
-                seconds = (job.finished_at - job.started_at).total_seconds() if job.finished_at else float("nan")
-                where = "2 worker processes" if worker else "in this process"
-                out(f"golden values (survivorship, lineage, history, events, hierarchy) for {job.processed:,} "
-                    f"golden records: {seconds:.1f} s ({where}); job {job.status}"
-                    + (f"; worker peak RSS {', '.join(f'{k} {v:.0f} MiB' for k, v in peak_of_process_tree(worker.pid).items())}"
-                       if worker else ""))
-                out(f"match + golden values: {time.perf_counter() - t0:.1f} s")
-        finally:
-            if worker is not None:
-                worker.terminate()
-                worker.wait(30)
-
-        predicted: dict[int, list[int]] = {}
-        for rid, golden in SourceRecord.objects.filter(entity_type=entity_obj, deleted=False) \
-                .values_list("id", "golden_id").iterator(chunk_size=20_000):
-            predicted.setdefault(golden, []).append(rid)
-        score = pairwise_scores(predicted.values(), truth_clusters=true_clusters.values())
-        out(f"pairwise vs ground truth: precision {score['precision']:.4f}  recall {score['recall']:.4f}  "
-            f"F1 {score['f1']:.4f}  (clusters that must match a cluster as a whole)")
-        from mdm.services.matching import engine_for
-
-        components = engine_for(entity_obj).connected_components(stats.result)
-        cc = pairwise_scores(components, truth_clusters=true_clusters.values())
-        out(f"  plain connected components of the same pairs: precision {cc['precision']:.4f}  "
-            f"recall {cc['recall']:.4f}  F1 {cc['f1']:.4f}")
-
+        _batch(out, entity_obj, entity, records, seed, folder)
         if incremental:
+            # The batch's millions of pairs and clusters are gone with its frame;
+            # collect them now, so that they do not slow the incremental matches
+            # (a Celery worker matching them has no such heap either).
+            gc.collect()
             _incremental(out, entity_obj, incremental, seed)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         if not keep:
             _reset(entity_obj)
+
+
+def _batch(out, entity_obj: EntityType, entity: str, records: int, seed: int, folder: Path) -> None:
+    """Generate, ingest, match and score against the ground truth."""
+    customers = max(1, math.ceil(records / RECORDS_PER_CUSTOMER)) if entity == "customer" else 200
+    products = None if entity == "customer" else max(50, int(records / 1.3))
+    generator.generate(folder, customers=customers, products=products, prices=1, seed=seed)
+    out(f"database: {database_label()}")
+
+    t0 = time.perf_counter()
+    for mapping in _bench_mappings(entity):
+        ingest_file(path=folder / mapping.file_name, source=mapping.source_system, entity_type=entity_obj,
+                    defer_match=True, submitted_by="benchmark")
+    t_std = time.perf_counter() - t0
+    n = SourceRecord.objects.filter(entity_type=entity_obj, deleted=False).count()
+    out(f"standardize+store (ingest) {n:>9,} records {t_std:7.1f} s  {n / t_std:>9,.0f} records/s")
+
+    truth = {}
+    with open(folder / "ground_truth.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["entity_type"] == entity and row["source_id"]:
+                truth[(f"bench_{row['source']}", row["source_id"])] = row["entity_key"]
+    true_clusters: dict[str, list[int]] = {}
+    for rid, source, source_id in SourceRecord.objects.filter(entity_type=entity_obj, deleted=False) \
+            .values_list("id", "source_system__code", "source_id").iterator(chunk_size=20_000):
+        true_clusters.setdefault(truth.get((source, source_id), f"?{rid}"), []).append(rid)
+    truth_pairs = [(a, b) for members in true_clusters.values() for i, a in enumerate(members)
+                   for b in members[i + 1:]]
+    # Golden values of a big batch are computed by the background recompute
+    # job: measure it the way it runs in production, on a real worker.
+    worker = start_worker(2, out) if os.environ.get("REDIS_URL") else None
+    t0 = time.perf_counter()
+    stats = match_all(entity_obj, truth_pairs=truth_pairs)
+    t_match = time.perf_counter() - t0
+    eng = stats.engine
+    rows = [
+        ("load", stats.stages.get("load", 0), ""),
+        ("block", eng["block"]["seconds"], f"{eng['block'].get('pairs', 0):,} candidate pairs, pair completeness "
+                                           f"{eng['block'].get('pair_completeness', float('nan')):.4f}"),
+        ("train", eng.get("train", {}).get("seconds", 0), f"u sample {eng.get('train', {}).get('u_pairs')}"),
+        ("score", eng["score"]["seconds"], f"{eng['score']['pairs']:,} pairs, {eng['score'].get('pairs_per_second') or 0:,} pairs/s"),
+        ("cluster", eng["cluster"]["seconds"], f"{eng['cluster']['clusters']:,} clusters"),
+        ("write", stats.stages["write"], f"{stats.goldens_created:,} golden records, {stats.possible_tasks + stats.merge_tasks:,} tasks"),
+    ]
+    for name, seconds, note in rows:
+        out(f"  {name:8} {seconds:7.1f} s  {note}")
+    for step, seconds in stats.write_steps.items():
+        out(f"    {step:34} {seconds:6.1f} s")
+    out(f"match total {t_match:.1f} s (golden IDs, cross-reference, link decisions, tasks committed); "
+        f"peak RSS {peak_rss_mib():.0f} MiB")
+    try:
+        if stats.recompute_job:
+            job = _wait_for_job(stats.recompute_job, worker)
+            seconds = (job.finished_at - job.started_at).total_seconds() if job.finished_at else float("nan")
+            where = "2 worker processes" if worker else "in this process"
+            out(f"golden values (survivorship, lineage, history, events, hierarchy) for {job.processed:,} "
+                f"golden records: {seconds:.1f} s ({where}); job {job.status}"
+                + (f"; worker peak RSS {', '.join(f'{k} {v:.0f} MiB' for k, v in peak_of_process_tree(worker.pid).items())}"
+                   if worker else ""))
+            out(f"match + golden values: {time.perf_counter() - t0:.1f} s")
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+
+    predicted: dict[int, list[int]] = {}
+    for rid, golden in SourceRecord.objects.filter(entity_type=entity_obj, deleted=False) \
+            .values_list("id", "golden_id").iterator(chunk_size=20_000):
+        predicted.setdefault(golden, []).append(rid)
+    score = pairwise_scores(predicted.values(), truth_clusters=true_clusters.values())
+    out(f"pairwise vs ground truth: precision {score['precision']:.4f}  recall {score['recall']:.4f}  "
+        f"F1 {score['f1']:.4f}  (clusters that must match a cluster as a whole)")
+    from mdm.services.matching import engine_for
+
+    components = engine_for(entity_obj).connected_components(stats.result)
+    cc = pairwise_scores(components, truth_clusters=true_clusters.values())
+    out(f"  plain connected components of the same pairs: precision {cc['precision']:.4f}  "
+        f"recall {cc['recall']:.4f}  F1 {cc['f1']:.4f}")
 
 
 def _wait_for_job(job_id: int, worker):

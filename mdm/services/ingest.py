@@ -22,6 +22,7 @@ from itertools import islice
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -164,9 +165,10 @@ def ingest_rows(
 ) -> IngestResult:
     """Ingest ``rows`` into ``batch``'s source and entity type; see the module docstring.
 
-    ``parallel``: standardize the next chunk in a worker process while this
-    one writes the current chunk (large files: the two halves then use both
-    cores instead of taking turns on one).
+    ``parallel``: standardize the next chunks in ``MDM_INGEST_PREPARERS``
+    worker processes while this one writes the current chunk (large files:
+    standardizing and writing then use several cores instead of taking turns
+    on one).
     """
     result = IngestResult(batch=batch)
     writer = _ChunkWriter(batch, mapping, defer_match=defer_match)
@@ -174,8 +176,9 @@ def ingest_rows(
     pool = None
     try:
         if parallel:
-            pool = start_preparer_pool(writer.preparer)
-            for chunk, prepared in prepare_ahead(pool, chunks):
+            workers = settings.MDM_INGEST_PREPARERS
+            pool = start_preparer_pool(writer.preparer, workers)
+            for chunk, prepared in prepare_ahead(pool, chunks, depth=workers + 1):
                 outcomes, rejects = writer.write(chunk, prepared)
                 if collect_outcomes:
                     result.outcomes.extend(outcomes)
