@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.html import format_html
 
 from mdm.models import Delivery, Subscription, XrefAcknowledgement
@@ -17,6 +18,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["active", "target_system"]
     fields = ["name", "url", "target_system", "entity_types", "event_types", "active", "secret"]
     actions = ["replay_dead_letters", "rotate_secret"]
+    # A URL typed without a scheme means https (Django 6's default; said explicitly until then).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_readonly_fields(self, request, obj=None):
         # The secret is generated; shown for copying to the receiver, changed only by rotation.
