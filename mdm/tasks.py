@@ -45,7 +45,8 @@ def deliver(delivery_id: int) -> str:
 
 @shared_task(acks_late=True, name="mdm.tasks.deliver_many", ignore_result=True)
 def deliver_many(delivery_ids: list[int]) -> dict:
-    """Send a small batch of deliveries (one subscription's share of a change), one by one."""
+    """Send a small batch of deliveries (one subscription's share of a change): claimed in one
+    statement, POSTed one by one, their outcomes written in one statement."""
     from mdm.services.publishing import deliver_many as deliver_all
 
     return deliver_all(delivery_ids)
