@@ -157,7 +157,7 @@ def _batch(out, entity_obj: EntityType, entity: str, records: int, seed: int, fo
     for name, seconds, note in rows:
         out(f"  {name:8} {seconds:7.1f} s  {note}")
     for step, seconds in stats.write_steps.items():
-        out(f"    {step:34} {seconds:6.1f} s")
+        out(f"    {step:38} {seconds:6.1f} s")
     out(f"match total {t_match:.1f} s (golden IDs, cross-reference, link decisions, tasks committed); "
         f"peak RSS {peak_rss_mib():.0f} MiB")
     try:
