@@ -191,6 +191,7 @@ def prepare_ahead(pool: ProcessPoolExecutor, chunks: Iterator[list[RawRow]], dep
     """Yield (chunk, prepared) in order, keeping ``depth`` chunks in preparation (at least
     one per worker process, so none waits while the writer works)."""
     pending: list[tuple[list[RawRow], Future]] = []
+
     def done(chunk: list[RawRow], future: Future):
         prepared, unmapped = future.result()
         for row, item in zip(chunk, prepared):

@@ -414,11 +414,10 @@ def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, ful
     """Open wanted match tasks not yet open; on a full re-match, dismiss open automatic ones no longer wanted."""
     kinds = [StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL]
     open_tasks = StewardTask.objects.filter(entity_type=entity, kind__in=kinds, status=StewardTask.Status.OPEN)
-    if full:
-        open_keys = set(open_tasks.order_by().values_list("dedupe_key", flat=True))
-    else:
+    if not full:
         # One record's few pairs: look those up, not the tens of thousands of open tasks.
-        open_keys = set(open_tasks.filter(dedupe_key__in=list(wanted)).order_by().values_list("dedupe_key", flat=True))
+        open_tasks = open_tasks.filter(dedupe_key__in=list(wanted))
+    open_keys = set(open_tasks.order_by().values_list("dedupe_key", flat=True))
     if full:
         for stale in chunked(sorted(open_keys - set(wanted))):
             StewardTask.objects.filter(entity_type=entity, kind__in=kinds, status=StewardTask.Status.OPEN,
