@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import django_filters
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 
-from mdm.models import EntityType, SourceRecord, SourceSystem, StewardTask
+from mdm.models import EntityType, SourceSystem, StewardTask
 from stewardship import selectors
 
 STATUS_CHOICES = [("open", "Open"), ("resolved", "Resolved"), ("dismissed", "Dismissed"), ("all", "Any status")]
@@ -43,15 +43,7 @@ class TaskFilter(django_filters.FilterSet):
 
     def filter_source(self, queryset, name, value):
         # A task concerns a source when it names it, or when one of its records comes from it.
-        # The source of each record by a correlated primary-key lookup per task:
-        # joins (or EXISTS) under an OR made PostgreSQL read and hash every
-        # source record of a big source (100,000 rows for a few thousand tasks).
-        def source_of(field):
-            return Subquery(SourceRecord.objects.filter(pk=OuterRef(field)).order_by().values("source_system")[:1])
-
-        return queryset.alias(record_source=source_of("record_id"), other_source=source_of("other_record_id")).filter(
-            Q(source_system=value) | Q(record_source=value.pk) | Q(other_source=value.pk)
-        )
+        return queryset.filter(Q(source_system=value) | Q(record_source=value) | Q(other_record_source=value))
 
     def filter_age(self, queryset, name, value):
         return selectors.apply_age(queryset, value)

@@ -31,6 +31,13 @@ class StewardTask(models.Model):
     record = models.ForeignKey("mdm.SourceRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     other_record = models.ForeignKey("mdm.SourceRecord", on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+")
+    # The systems ``record`` and ``other_record`` come from, copied when the task opens (a
+    # record never changes system) so the queue filters by source on the task row alone:
+    # looking each record up per open task made that filter the slowest steward page.
+    record_source = models.ForeignKey(SourceSystem, on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+", db_index=False)
+    other_record_source = models.ForeignKey(SourceSystem, on_delete=models.SET_NULL, null=True, blank=True,
+                                            related_name="+", db_index=False)
     rejected = models.ForeignKey("mdm.RejectedRecord", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     # One open task per distinct problem: a recompute must not open it twice.
     dedupe_key = models.CharField(max_length=200)

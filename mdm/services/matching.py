@@ -425,11 +425,14 @@ def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, ful
                 status=StewardTask.Status.DISMISSED, resolution="superseded", version=F("version") + 1,
                 resolution_note="No longer a possible match after re-matching.", resolved_at=timezone.now())
     new = [t for key, t in wanted.items() if key not in open_keys]
-    names = {}
+    names, systems = {}, {}
     for pks in chunked(sorted({t.golden_id for t in new} | {t.other_golden_id for t in new})):
         names.update(GoldenRecord.objects.filter(pk__in=pks).values_list("pk", "golden_id"))
+    for pks in chunked(sorted({t.record_id for t in new} | {t.other_record_id for t in new})):
+        systems.update(SourceRecord.objects.filter(pk__in=pks).values_list("pk", "source_system_id"))
     for task in new:
         task.title = f"{names.get(task.golden_id)} ↔ {names.get(task.other_golden_id)}"
+        task.record_source_id, task.other_record_source_id = systems.get(task.record_id), systems.get(task.other_record_id)
     StewardTask.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
     return new
 

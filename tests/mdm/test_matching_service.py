@@ -99,6 +99,16 @@ def test_possible_matches_become_steward_tasks_that_explain_themselves(demo):
     assert MatchDecision.objects.filter(state="possible", origin="auto").exists()
 
 
+def test_a_match_task_keeps_the_source_systems_of_its_records(demo):
+    match_all("customer")
+    tasks = StewardTask.objects.filter(kind__in=["possible_match", "merge_proposal"]).select_related(
+        "record", "other_record")
+    assert tasks.exists()
+    for task in tasks:
+        assert task.record_source_id == task.record.source_system_id
+        assert task.other_record_source_id == task.other_record.source_system_id
+
+
 def test_steward_decisions_survive_a_full_rematch(demo):
     match_all("customer")
     entity = EntityType.objects.get(code="customer")

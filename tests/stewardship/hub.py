@@ -90,7 +90,8 @@ class Hub:
         rb = SourceRecord.objects.filter(golden=b).order_by("id").first()
         return StewardTask.objects.create(
             kind=StewardTask.Kind.POSSIBLE_MATCH, entity_type=self.entity, golden=a, other_golden=b, record=ra,
-            other_record=rb, source_system=rb.source_system, dedupe_key=f"pair:{ra.pk}:{rb.pk}",
+            other_record=rb, record_source=ra.source_system, other_record_source=rb.source_system,
+            dedupe_key=f"pair:{ra.pk}:{rb.pk}",
             title=title or f"{a.display_name} ~ {b.display_name}", probability=probability, priority=priority,
             details={"probability": probability, "records": [ra.pk, rb.pk],
                      "explanation": explanation(a.display_name, b.display_name, probability)},

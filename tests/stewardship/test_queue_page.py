@@ -70,6 +70,16 @@ def test_filters_by_source_age_and_assignee(login, users, pairs):
     assert titles(client.get(reverse("stewardship:queue"), {"entity": "customer", "q": "pair 1"})) == ["pair 1"]
 
 
+def test_a_possible_match_is_listed_under_the_source_of_either_record(login, hub):
+    erp_only = hub.possible_match(hub.customer("Both In Erp Co"), hub.customer("Both In Erp Company"), title="erp pair")
+    mixed = hub.possible_match(hub.customer("Half Crm Co"), hub.customer("Half Crm Company", source="crm"),
+                               title="mixed pair")
+    client = login("steward")
+    assert sorted(titles(client.get(reverse("stewardship:queue"), {"source": "erp"}))) == [erp_only.title,
+                                                                                          mixed.title]
+    assert titles(client.get(reverse("stewardship:queue"), {"source": "crm"})) == [mixed.title]
+
+
 def test_an_unknown_filter_value_says_so_instead_of_failing(login, pairs):
     response = login("steward").get(reverse("stewardship:queue"), {"kind": "bogus"})
     assert response.status_code == 200
