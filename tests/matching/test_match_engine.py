@@ -213,6 +213,40 @@ def test_branches_with_the_hq_name_and_tax_id_stay_apart(batch):
     assert not mixed
 
 
+def _set_level(model: dict, comparison: str, label: str, **mu) -> None:
+    next(lv for lv in model["comparisons"][comparison]["levels"] if lv["label"] == label).update(mu)
+
+
+def test_a_shared_phone_number_alone_does_not_make_another_company_the_same(batch):
+    from matching.standardize import Context, standardize_record
+
+    _, records, _, _, result = batch
+    # Weights as EM learns them from the demo's million records: names vary a lot
+    # among true duplicates (abbreviated, typed by customers), so a different name
+    # costs little, and a shared phone number is worth a great deal.
+    model = result.model.to_dict()
+    _set_level(model, "name", "else", m=0.2, u=0.95)
+    _set_level(model, "phone", "exact", m=0.6, u=0.6 / 2**19)
+    company = next(r for r in records if r[2].get("phone") and r[2].get("address_line1"))
+    # Another company on the same switchboard: same phone and city, its own name and street.
+    raw = {"name": "Zephyr Valve Traders", "address_line1": "77 Quarry Lane", "city": company[2]["city"],
+           "country": "US", "phone": company[2]["phone"]}
+    other = (10**6, "crm", standardize_record(customer_specs(), raw, Context(default_region="US")).attributes)
+
+    def engine(*, rule: bool) -> MatchEngine:
+        section = customer_section()
+        section["rules"] = [r for r in section["rules"] if rule or r["name"] != "different_company"]
+        for comparison in section["comparisons"]:
+            comparison["tf_weight"] = 0  # two records alone say nothing of how common a value is
+        return MatchEngine(section, model=model)
+
+    thresholds = engine(rule=True).settings.thresholds
+    assert engine(rule=False).explain(other, company)["probability"] >= thresholds.auto
+    explained = engine(rule=True).explain(other, company)
+    assert explained["probability"] < thresholds.review
+    assert [r["rule"] for r in explained["rules"]] == ["different_company"]
+
+
 def test_our_clustering_is_at_least_as_good_as_connected_components(batch):
     engine, _, truth, _, result = batch
     ours = pairwise_scores([c.records for c in result.clusters], truth_clusters=true_clusters(truth))
