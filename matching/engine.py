@@ -171,7 +171,8 @@ class MatchDecision:
 
     - ``join``: add it to ``cluster_id``.
     - ``new``: start a new cluster (nothing close).
-    - ``possible``: start a new cluster and ask a steward about ``possible``.
+    - ``possible``: start a new cluster and ask a steward about ``possible``
+      (clusters the record matches as a whole in the review band).
     - ``merge_proposal``: add it to ``cluster_id``; it also matches the
       clusters in ``merge_cluster_ids`` as a whole, so ask a steward
       whether to merge them.
@@ -382,7 +383,15 @@ class MatchEngine:
     def _links(self, table: RecordTable, cands: CandidatePairs, probs: np.ndarray, weights: np.ndarray,
                outcome: ClusterOutcome, constraints: Constraints | None
                ) -> tuple[list[PossibleMatch], list[MergeProposal]]:
-        """Possible matches (cross-cluster pairs >= review) and merge proposals between output clusters."""
+        """Possible matches and merge proposals between output clusters.
+
+        A possible match is a pair of clusters with a pair >= review between
+        them whose linkage as a whole is also >= review: one strong pair
+        between clusters that do not match as a whole (a product variant, a
+        branch, a shared phone number) is not a question worth a steward's
+        time, by the same rule that keeps a record out of a cluster it
+        matches only in part.
+        """
         s = self.settings
         labels = outcome.labels
         ids = table.ids
@@ -444,6 +453,8 @@ class MatchEngine:
         for k, (c1, c2, i, j, p) in enumerate(chosen):
             link = weight_to_prob({"average": sums[k] / cnts[k], "complete": mins[k],
                                    "single": maxs[k]}[s.clustering.linkage])
+            if link < s.thresholds.review:
+                continue
             possible.append(PossibleMatch(cluster_a=c1, cluster_b=c2, record_a=int(ids[i]), record_b=int(ids[j]),
                                           probability=round(p, 6), linkage=round(float(link), 6)))
         return possible, proposals
@@ -533,7 +544,7 @@ class MatchEngine:
             target = kw.get("cluster_id")
             others = set(kw.get("merge_cluster_ids", []))
             possible = [m for m in matches if m.cluster_id != target and m.cluster_id not in others
-                        and m.blocked_by != "cannot_link" and max(m.probability, m.best_probability) >= review]
+                        and m.blocked_by != "cannot_link" and m.probability >= review]
             return MatchDecision(possible=possible, clusters=matches, pairs=pairs,
                                  seconds=time.perf_counter() - t0, **kw)
 
@@ -546,7 +557,7 @@ class MatchEngine:
 
         eligible = [m for m in matches if m.blocked_by is None and m.probability >= auto]
         if not eligible:
-            if any(m.blocked_by != "cannot_link" and max(m.probability, m.best_probability) >= review for m in matches):
+            if any(m.blocked_by != "cannot_link" and m.probability >= review for m in matches):
                 return decide(action="possible", reason="below auto-link threshold")
             return decide(action="new", reason="no cluster above review threshold")
         best = eligible[0]

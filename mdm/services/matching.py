@@ -326,12 +326,7 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
 
     # 5. Steward tasks: possible matches and merge proposals between golden records.
     wanted: dict[str, StewardTask] = {}
-    review = engine.settings.thresholds.review
     for pm in result.possible_matches:
-        if pm.linkage < review:
-            # One strong pair between clusters that do not match as a whole (a
-            # product variant, a branch): not a question worth a steward's time.
-            continue
         ga, gb = golden_of_cluster[pm.cluster_a], golden_of_cluster[pm.cluster_b]
         key = (min(pm.record_a, pm.record_b), max(pm.record_a, pm.record_b))
         if key not in steward_pairs:
@@ -614,8 +609,6 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, to
         if action == "possible":
             wanted = {}
             for m in decision.possible:
-                if m.probability < engine.settings.thresholds.review:
-                    continue  # only one member is close: the cluster as a whole is not (see the batch)
                 other = m.cluster_id
                 if isinstance(other, tuple):
                     other = SourceRecord.objects.filter(pk=other[1]).values_list("golden_id", flat=True).first()

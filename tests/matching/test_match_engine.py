@@ -70,6 +70,16 @@ def test_a_record_without_enough_evidence_is_a_possible_match():
     assert [m.cluster_id for m in d.possible] == ["G1"] and 0.6 <= d.possible[0].probability < 0.95
 
 
+def test_a_record_close_to_one_member_of_a_cluster_that_is_otherwise_different_is_not_a_question():
+    # The best pair is in the review band, the cluster as a whole is far from it:
+    # the same rule that keeps it out of the cluster keeps it out of the queue.
+    cluster = [rec(1, phone=None, source="erp"), rec(2, "zenith", "p7", "y", source="crm"),
+               rec(3, "zenith", "p7", "y", source="wms")]
+    d = simple_engine().match_record(rec(9, phone=None, source="ecom"), cluster, {1: "G1", 2: "G1", 3: "G1"})
+    assert d.clusters[0].best_probability >= 0.6 > d.clusters[0].probability
+    assert d.action == "new" and not d.possible
+
+
 def test_a_record_matching_two_clusters_proposes_a_merge():
     d = simple_engine(thresholds={"auto": 0.95, "review": 0.6, "merge": 0.999999}).match_record(rec(9, source="ecom"), ACME + ACME2, {1: "G1", 2: "G1", 3: "G2", 4: "G2"})
     assert d.action == "merge_proposal"
@@ -325,7 +335,7 @@ def test_possible_matches_point_at_two_different_clusters(batch):
     for pm in result.possible_matches:
         assert pm.cluster_a != pm.cluster_b
         assert result.cluster_of[pm.record_a] in (pm.cluster_a, pm.cluster_b)
-        assert 0.0 <= pm.linkage <= 1.0 and pm.probability >= 0.6
+        assert 0.6 <= pm.linkage <= 1.0 and pm.probability >= 0.6  # the clusters as a whole, not one pair
 
 
 def test_blocking_keys_of_one_record_find_its_batch_partners(batch):
