@@ -176,6 +176,7 @@ def _tasks(entity, erp, crm, golden_pks, count, rng, now):
             p = round(rng.uniform(0.55, 0.95), 3)
             # The ERP record of one and, where it has one (a fifth do), the CRM record of the other.
             ra, rb = first_records[a], crm_records.get(b, first_records[b])
+            rb_source = crm if rb != first_records[b] else erp
             explanation = {"prior_weight": -4.2, "match_weight": round(rng.uniform(-1, 6), 2), "probability": p,
                            "comparisons": [
                                {"name": "name", "level": "fuzzy", "weight": round(rng.uniform(1, 6), 2),
@@ -184,8 +185,8 @@ def _tasks(entity, erp, crm, golden_pks, count, rng, now):
                                {"name": "phone", "level": "different", "weight": -2.5, "values": ["1", "2"]}]}
             objs.append(StewardTask(
                 kind="possible_match", status="open", entity_type=entity, golden_id=a, other_golden_id=b,
-                record_id=ra, other_record_id=rb, record_source=erp, other_record_source=crm if rb != first_records[b]
-                else erp, dedupe_key=f"bench_ui:pair:{i}",
+                record_id=ra, other_record_id=rb, record_source=erp, other_record_source=rb_source,
+                dedupe_key=f"bench_ui:pair:{i}",
                 title=f"{names[a]} ~ {names[b]}", probability=p, priority=round(50 - abs(p - 0.75) * 100, 2),
                 details={"probability": p, "records": [ra, rb], "explanation": explanation}, version=1,
                 created_at=created, updated_at=created))
@@ -201,8 +202,8 @@ def _tasks(entity, erp, crm, golden_pks, count, rng, now):
                 priority=round(rng.uniform(50, 90), 2), details={"attribute": "credit_limit", "values": values},
                 version=1, created_at=created, updated_at=created))
     bulk_insert(objs, ["kind", "status", "entity_type", "source_system", "golden", "other_golden", "record",
-                       "other_record", "record_source", "other_record_source", "dedupe_key", "title", "probability", "priority", "details", "version",
-                       "created_at", "updated_at", "resolution", "resolution_note"])
+                       "other_record", "record_source", "other_record_source", "dedupe_key", "title", "probability",
+                       "priority", "details", "version", "created_at", "updated_at", "resolution", "resolution_note"])
 
 
 def _json(data) -> str:

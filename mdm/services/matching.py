@@ -427,7 +427,8 @@ def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, ful
         systems.update(SourceRecord.objects.filter(pk__in=pks).values_list("pk", "source_system_id"))
     for task in new:
         task.title = f"{names.get(task.golden_id)} ↔ {names.get(task.other_golden_id)}"
-        task.record_source_id, task.other_record_source_id = systems.get(task.record_id), systems.get(task.other_record_id)
+        task.record_source_id = systems.get(task.record_id)
+        task.other_record_source_id = systems.get(task.other_record_id)
     StewardTask.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
     return new
 
