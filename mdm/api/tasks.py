@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from mdm.api.auth import HasScope, user_has_scope
 from mdm.api.common import KeysetPage, page_serializer, with_etag
-from mdm.models import EntityType, StewardTask
+from mdm.models import EntityType, SourceSystem, StewardTask
 from mdm.services.matching import ensure_explanation
 from mdm.services.stewardship import TaskAlreadyHandled, close_task
 
@@ -68,15 +68,23 @@ class TaskFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=StewardTask.Kind.choices)
     entity_type = django_filters.CharFilter(field_name="entity_type__code")
     golden_id = django_filters.CharFilter(method="filter_golden", help_text="Tasks about this golden record.")
+    source = django_filters.CharFilter(method="filter_source", help_text=(
+        "Tasks about this source system (by code): its rejected rows, matches involving its records."))
     assignee = django_filters.CharFilter(field_name="assignee__username")
     updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = StewardTask
-        fields = ["status", "kind", "entity_type", "golden_id", "assignee", "updated_since"]
+        fields = ["status", "kind", "entity_type", "golden_id", "source", "assignee", "updated_since"]
 
     def filter_golden(self, queryset, name, value):
         return queryset.filter(Q(golden__golden_id=value) | Q(other_golden__golden_id=value))
+
+    def filter_source(self, queryset, name, value):
+        system = SourceSystem.objects.filter(code=value).values_list("pk", flat=True).first()
+        if system is None:
+            return queryset.none()
+        return queryset.filter(Q(source_system=system) | Q(record_source=system) | Q(other_record_source=system))
 
 
 def readable_entities(user):

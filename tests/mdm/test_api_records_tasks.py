@@ -72,6 +72,25 @@ def test_tasks_are_listed_with_filters_and_only_for_readable_entity_types(api_to
     assert client_with(api_token("read:*")).get("/api/v1/tasks").status_code == 403
 
 
+def test_tasks_are_listed_by_the_source_system_they_concern(api_token, customer_type, erp, crm, tasks):
+    _, rejected, _ = tasks
+    StewardTask.objects.filter(pk=rejected.pk).update(source_system=crm)
+    ours = make_golden(customer_type, source_record(customer_type, erp, "E7", name="Harbor Supply"))
+    theirs = make_golden(customer_type, source_record(customer_type, crm, "C7", name="Harbor Supplies"))
+    pair = StewardTask.objects.create(
+        kind="possible_match", entity_type=customer_type, golden=ours, other_golden=theirs,
+        record=ours.members.get(), other_record=theirs.members.get(), record_source=erp, other_record_source=crm,
+        dedupe_key="m1", title="Harbor", priority=50)
+    bot = client_with(api_token("tasks", "read:customer"))
+
+    def ids(source):
+        return sorted(t["id"] for t in bot.get("/api/v1/tasks", {"source": source}).json()["results"])
+
+    assert ids("crm") == sorted([rejected.pk, pair.pk])
+    assert ids("erp") == [pair.pk]
+    assert ids("nowhere") == []
+
+
 def test_automation_closes_a_task_once_with_an_optimistic_lock(api_token, tasks):
     conflict, _, _ = tasks
     bot = client_with(api_token("tasks", "read:customer"))
