@@ -42,8 +42,7 @@ class TaskFilter(django_filters.FilterSet):
         super().__init__(data, *args, **kwargs)
 
     def filter_source(self, queryset, name, value):
-        # A task concerns a source when it names it, or when one of its records comes from it.
-        return queryset.filter(Q(source_system=value) | Q(record_source=value) | Q(other_record_source=value))
+        return queryset.about_source(value)
 
     def filter_age(self, queryset, name, value):
         return selectors.apply_age(queryset, value)

@@ -84,7 +84,7 @@ class TaskFilter(django_filters.FilterSet):
         system = SourceSystem.objects.filter(code=value).values_list("pk", flat=True).first()
         if system is None:
             return queryset.none()
-        return queryset.filter(Q(source_system=system) | Q(record_source=system) | Q(other_record_source=system))
+        return queryset.about_source(system)
 
 
 def readable_entities(user):

@@ -7,6 +7,13 @@ from django.db import models
 from mdm.models.config import EntityType, SourceSystem
 
 
+class StewardTaskQuerySet(models.QuerySet):
+    def about_source(self, system):
+        """Tasks concerning a source system: naming it (a rejected row) or about one of its records."""
+        return self.filter(models.Q(source_system=system) | models.Q(record_source=system)
+                           | models.Q(other_record_source=system))
+
+
 class StewardTask(models.Model):
     class Kind(models.TextChoices):
         POSSIBLE_MATCH = "possible_match", "Possible match"
@@ -55,6 +62,8 @@ class StewardTask(models.Model):
                                     related_name="+")
     resolution = models.CharField(max_length=40, blank=True)
     resolution_note = models.TextField(blank=True)
+
+    objects = StewardTaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["-priority", "created_at"]
