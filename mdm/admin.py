@@ -24,6 +24,7 @@ from mdm.models import (
     SourceRecordVersion,
     SourceSystem,
 )
+from mdm.roles import steward_accounts
 from mdm.services import rules as rule_service
 from mdm.services.entity_config import EntityConfigInvalid, check_entity_config, save_entity_config
 
@@ -226,12 +227,20 @@ class ApiClientForm(forms.ModelForm):
 
     class Meta:
         model = ApiClient
-        fields = ["name", "source_system", "scopes", "active"]
+        fields = ["name", "source_system", "scopes", "acts_for", "active"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["scopes"] = ", ".join(self.instance.scopes)
+        self.fields["acts_for"].queryset = steward_accounts()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("acts_for") and "tasks" not in (data.get("scopes") or []) and "admin" not in (
+                data.get("scopes") or []):
+            self.add_error("acts_for", "Acting for a steward only matters with the 'tasks' scope.")
+        return data
 
     def clean_scopes(self):
         scopes = [s.strip() for s in self.cleaned_data["scopes"].split(",") if s.strip()]
@@ -245,7 +254,7 @@ class ApiClientForm(forms.ModelForm):
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
     form = ApiClientForm
-    list_display = ["name", "source_system", "scope_list", "active", "last_used_at"]
+    list_display = ["name", "source_system", "scope_list", "acts_for", "active", "last_used_at"]
     readonly_fields = ["key_id", "created_at", "last_used_at"]
     actions = ["rotate_tokens"]
 
@@ -255,7 +264,8 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            client, token = ApiClient.issue(name=obj.name, scopes=obj.scopes, source_system=obj.source_system)
+            client, token = ApiClient.issue(name=obj.name, scopes=obj.scopes, source_system=obj.source_system,
+                                            acts_for=obj.acts_for)
             client.active = obj.active
             client.save(update_fields=["active"])
             obj.pk = client.pk

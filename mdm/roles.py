@@ -43,3 +43,12 @@ def user_scopes(user) -> set[str]:
     if ADMINS in roles:
         scopes.add("admin")
     return scopes
+
+
+def steward_accounts():
+    """Active users who may work the queue (Stewards, Admins, superusers), by username."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    return (get_user_model().objects.filter(is_active=True)
+            .filter(Q(groups__name__in=(STEWARDS, ADMINS)) | Q(is_superuser=True)).distinct().order_by("username"))

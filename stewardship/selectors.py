@@ -374,18 +374,6 @@ def history_with_diffs(golden: GoldenRecord, limit: int = 30) -> tuple[list[dict
     return entries, more
 
 
-def default_survivor(golden_a, golden_b, sizes: dict[int, int]):
-    """Which golden record the merge form proposes to keep (the steward may pick the other).
-
-    The one with more active source records, so fewer downstream systems see
-    their golden ID retired; on a tie the older (lower number) ID.
-    """
-    candidates = [g for g in (golden_a, golden_b) if g is not None]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda g: (-sizes.get(g.pk, 0), g.pk))
-
-
 def version_as_of(golden: GoldenRecord, when):
     """The version of ``golden`` in force at ``when`` (the newest one written at or before it), or None.
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -22,7 +21,6 @@ from mdm.models import GoldenRecord, IngestBatch, SourceRecord, StewardTask, Tas
 from mdm.services import stewardship as steward_services
 from mdm.services.files import count_lines, ingest_file
 from mdm.services.ingest import IngestError, start_batch
-from stewardship import selectors
 from stewardship.models import BulkAction, Upload
 
 log = logging.getLogger(__name__)
@@ -125,20 +123,6 @@ def _finish(upload: Upload, state: str) -> None:
 # --- bulk accept of possible matches, with undo ---------------------------------------
 
 
-def pair_goldens(task: StewardTask) -> tuple[GoldenRecord | None, GoldenRecord | None]:
-    """The two golden records a match task is about (its own fields, else its records' goldens)."""
-    a, b = task.golden, task.other_golden
-    if a is None or b is None:
-        ids = [i for i in ((task.details or {}).get("records") or []) if isinstance(i, int)]
-        ids = ids or [i for i in (task.record_id, task.other_record_id) if i]
-        records = {r.pk: r for r in SourceRecord.objects.filter(pk__in=ids).select_related("golden")}
-        if a is None and ids and ids[0] in records:
-            a = records[ids[0]].golden
-        if b is None and len(ids) > 1 and ids[1] in records:
-            b = records[ids[1]].golden
-    return a, b
-
-
 def bulk_accept(*, tasks: list[tuple[StewardTask, int]], steward, filters: str = "") -> BulkAction:
     """Merge the pair of each ``(task, version)`` with ``merge_goldens``, recording how to undo each.
 
@@ -152,15 +136,13 @@ def bulk_accept(*, tasks: list[tuple[StewardTask, int]], steward, filters: str =
     action = BulkAction.objects.create(steward=steward, filters=filters[:1000], items=[])
     for task, version in tasks:
         item = {"task": task.pk, "title": task.title}
-        golden_a, golden_b = pair_goldens(task)
+        golden_a, golden_b = steward_services.pair_goldens(task)
         if task.kind not in (StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL):
             item.update(outcome="refused", message="not a match task")
         elif golden_a is None or golden_b is None or golden_a.pk == golden_b.pk:
             item.update(outcome="refused", message="the pair is no longer two golden records")
         else:
-            sizes = {row["golden_id"]: row["n"] for row in SourceRecord.objects.filter(
-                golden__in=[golden_a, golden_b], deleted=False).order_by().values("golden_id").annotate(n=Count("id"))}
-            survivor = selectors.default_survivor(golden_a, golden_b, sizes)
+            survivor = steward_services.proposed_survivor(golden_a, golden_b)
             absorbed = golden_b if survivor.pk == golden_a.pk else golden_a
             moved = list(SourceRecord.objects.filter(golden=absorbed, deleted=False).order_by("id")
                          .values_list("id", flat=True))

@@ -83,9 +83,10 @@ def api_token(db):
 
     counter = iter(range(10_000))
 
-    def issue(*scopes, source=None):
+    def issue(*scopes, source=None, acts_for=None):
         scopes = list(scopes) + ([f"write:{source.code}"] if source else [])
-        _, token = ApiClient.issue(name=f"client-{next(counter)}", scopes=scopes, source_system=source)
+        _, token = ApiClient.issue(name=f"client-{next(counter)}", scopes=scopes, source_system=source,
+                                   acts_for=acts_for)
         return token
 
     return issue

@@ -1,7 +1,10 @@
-"""Steward tasks for automation: list the queue, read one, close one.
+"""Steward tasks for automation: list the queue, read one, answer one.
 
 Scope ``tasks``, and ``read:<entity_type>`` for the tasks of that entity
-type (they show golden IDs and values).
+type (they show golden IDs and values). Any such client may close a task
+(``resolve``, ``dismiss``); deciding one (``merge``, ``not_a_match``,
+``pick``) is a steward's judgement, so it needs a signed-in steward or a
+client an admin set to act for one (``ApiClient.acts_for``).
 """
 from __future__ import annotations
 
@@ -19,7 +22,14 @@ from mdm.api.auth import HasScope, user_has_scope
 from mdm.api.common import KeysetPage, page_serializer, with_etag
 from mdm.models import EntityType, SourceSystem, StewardTask
 from mdm.services.matching import ensure_explanation
-from mdm.services.stewardship import TaskAlreadyHandled, close_task
+from mdm.services.stewardship import (
+    StewardActionError,
+    TaskAlreadyHandled,
+    acting_steward,
+    answer_match_task,
+    close_task,
+    resolve_conflict,
+)
 
 
 class Conflict(APIException):
@@ -137,18 +147,42 @@ class TaskDetailView(APIView):
         return Response(TaskSerializer(task).data)
 
 
+MATCH_KINDS = (StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL)
+CONFLICT_KINDS = (StewardTask.Kind.ATTRIBUTE_CONFLICT, StewardTask.Kind.PRICE_CONFLICT)
+
+
 class ResolveSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(["resolve", "dismiss"], help_text=(
-        "resolve: the problem was fixed (e.g. at the source); dismiss: nothing to do."))
+    action = serializers.ChoiceField(["resolve", "dismiss", "merge", "not_a_match", "pick"], help_text=(
+        "resolve: the problem was fixed (e.g. at the source); dismiss: nothing to do. "
+        "Match tasks: merge (keep `survivor`, default the golden record with more sources) or not_a_match. "
+        "Conflict tasks: pick the value of member `record_id`, or a typed `value`, with a `note` as the reason."))
     resolution = serializers.RegexField(r"^[a-z0-9_]{1,40}$", required=False,
-                                        help_text="A short code for reports, e.g. fixed_at_source.")
+                                        help_text="resolve/dismiss: a short code for reports, e.g. fixed_at_source.")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     version = serializers.IntegerField(required=False, min_value=1,
                                        help_text="The task version you read; 409 when it changed since.")
+    survivor = serializers.CharField(required=False, max_length=20,
+                                     help_text="merge: the golden ID to keep (one of the pair).")
+    record_id = serializers.IntegerField(required=False, min_value=1,
+                                         help_text="pick: the source record (a member) whose value wins.")
+    value = serializers.JSONField(required=False, help_text="pick: the value to use instead of a source's.")
+
+    def validate(self, data):
+        action = data["action"]
+        if action == "pick":
+            if ("record_id" in data) == ("value" in data):
+                raise serializers.ValidationError("pick: give either record_id or value.")
+            if not (data.get("note") or "").strip():
+                raise serializers.ValidationError({"note": "pick: give the reason in note; it is kept with the value."})
+        stray = [f for f in ("survivor", "record_id", "value") if f in data and not (
+            (f == "survivor" and action == "merge") or (f != "survivor" and action == "pick"))]
+        if stray:
+            raise serializers.ValidationError(f"{', '.join(stray)} does not apply to {action}.")
+        return data
 
 
 class TaskResolveView(APIView):
-    """Close an open task. 409 when it is closed already or changed since ``version``."""
+    """Close or decide an open task. 409 when it is closed already or changed since ``version``."""
 
     permission_classes = [HasScope.for_("tasks")]
 
@@ -159,14 +193,34 @@ class TaskResolveView(APIView):
         task = task_or_404(request, pk)
         data = ResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        action = data.validated_data["action"]
-        resolution = data.validated_data.get("resolution") or ("dismissed" if action == "dismiss" else "resolved")
+        fields = data.validated_data
+        action = fields["action"]
+        note, version = fields.get("note", ""), fields.get("version")
         try:
-            task = close_task(task, steward=request.user, resolution=resolution,
-                              note=data.validated_data.get("note", ""), dismiss=action == "dismiss",
-                              expected_version=data.validated_data.get("version"))
+            if action in ("resolve", "dismiss"):
+                resolution = fields.get("resolution") or ("dismissed" if action == "dismiss" else "resolved")
+                close_task(task, steward=request.user, resolution=resolution, note=note,
+                           dismiss=action == "dismiss", expected_version=version)
+            elif action in ("merge", "not_a_match"):
+                self._require_kind(task, MATCH_KINDS, action)
+                steward, note = acting_steward(request.user, note)
+                answer_match_task(task, merge=action == "merge", steward=steward, survivor=fields.get("survivor", ""),
+                                  note=note, expected_version=version)
+            else:
+                self._require_kind(task, CONFLICT_KINDS, action)
+                steward, note = acting_steward(request.user, note)
+                resolve_conflict(task=task, steward=steward, record_id=fields.get("record_id"),
+                                 value=fields.get("value"), reason=note, expected_version=version)
         except TaskAlreadyHandled as exc:
             raise Conflict(str(exc)) from exc
+        except StewardActionError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
         return Response(TaskSerializer(task_or_404(request, task.pk)).data)
+
+    @staticmethod
+    def _require_kind(task: StewardTask, kinds, action: str) -> None:
+        if task.kind not in kinds:
+            raise serializers.ValidationError(
+                {"detail": f"{action} does not answer a task of kind {task.kind}."})

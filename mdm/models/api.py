@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import secrets
 
+from django.conf import settings
 from django.db import models
 
 from mdm.models.config import SourceSystem
@@ -23,7 +24,8 @@ class ApiClient(models.Model):
     - ``write:<source>``: write records as that source system (any entity type)
     - ``read:<entity_type>`` or ``read:*``: read golden records, xref, source records
     - ``match:<entity_type>`` or ``match:*``: search-before-create
-    - ``tasks``: list and resolve steward tasks
+    - ``tasks``: list and close steward tasks; with ``acts_for`` set, also
+      answer them as that steward would (merge, not a match, pick a value)
     - ``admin``: everything
     Only a hash of the token is stored; the token is shown once at creation.
     """
@@ -35,6 +37,13 @@ class ApiClient(models.Model):
     scopes = models.JSONField(default=list, blank=True)
     key_id = models.CharField(max_length=16, unique=True, editable=False)
     token_hash = models.CharField(max_length=64, editable=False)
+    # Merges and overrides are a person's judgement and name that person; an
+    # automation answering tasks does so on behalf of a steward an admin chose.
+    acts_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The data steward this client's merges, not-a-match decisions and picked values are "
+                  "recorded as (with the client's name in the note). Unset: the client can only close tasks.",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -52,7 +61,7 @@ class ApiClient(models.Model):
     is_superuser = False
 
     @classmethod
-    def issue(cls, *, name: str, scopes: list[str], source_system: SourceSystem | None = None):
+    def issue(cls, *, name: str, scopes: list[str], source_system: SourceSystem | None = None, acts_for=None):
         """Create a client and return ``(client, token)``; the token is not stored."""
         key_id = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
@@ -60,6 +69,7 @@ class ApiClient(models.Model):
             name=name,
             scopes=list(scopes),
             source_system=source_system,
+            acts_for=acts_for,
             key_id=key_id,
             token_hash=hash_token(token),
         )

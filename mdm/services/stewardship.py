@@ -42,7 +42,7 @@ from itertools import combinations
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from matching.standardize import Context, standardize_value
@@ -190,6 +190,99 @@ def _already_handled(task_pk: int, expected: int) -> TaskAlreadyHandled:
         f"Task #{task_pk} changed since you opened it (version {expected}, now {current.version}); "
         "reload it and decide again. Nothing was applied."
     )
+
+
+# --------------------------------------------------------------------------- #
+# Answering a match task (the UI's buttons and the API's resolve call)
+# --------------------------------------------------------------------------- #
+
+def pair_goldens(task: StewardTask, records=None) -> tuple[GoldenRecord | None, GoldenRecord | None]:
+    """The two golden records a match task is about (its own fields, else its records' goldens).
+
+    ``records``: the task's ``pair_records`` when the caller has read them already.
+    """
+    a, b = task.golden, task.other_golden
+    if a is None or b is None:
+        first, second = records or pair_records(task)
+        a = a or (first.golden if first else None)
+        b = b or (second.golden if second else None)
+    return a, b
+
+
+def pair_records(task: StewardTask) -> tuple[SourceRecord | None, SourceRecord | None]:
+    """The two source records a match task compares (the explanation's pair when it names one)."""
+    ids = [i for i in ((task.details or {}).get("records") or []) if isinstance(i, int)]
+    ids = ids[:2] if len(ids) >= 2 else [i for i in (task.record_id, task.other_record_id) if i]
+    records = SourceRecord.objects.filter(pk__in=ids).select_related("source_system", "golden").in_bulk()
+    first = records.get(ids[0]) if ids else None
+    second = records.get(ids[1]) if len(ids) > 1 else None
+    return first, second
+
+
+def proposed_survivor(golden_a: GoldenRecord | None, golden_b: GoldenRecord | None,
+                      sizes: dict[int, int] | None = None) -> GoldenRecord | None:
+    """Which golden record a merge keeps unless the steward picks the other.
+
+    The one with more active source records, so fewer downstream systems see
+    their golden ID retired; on a tie the older (lower number) ID.
+    """
+    candidates = [g for g in (golden_a, golden_b) if g is not None]
+    if not candidates:
+        return None
+    if sizes is None:
+        sizes = dict(SourceRecord.objects.filter(golden__in=candidates, deleted=False).order_by()
+                     .values("golden_id").annotate(n=Count("id")).values_list("golden_id", "n"))
+    return min(candidates, key=lambda g: (-sizes.get(g.pk, 0), g.pk))
+
+
+def answer_match_task(task: StewardTask, *, merge: bool, steward, survivor: str = "", note: str = "",
+                      expected_version: int | None = None) -> GoldenRecord:
+    """Merge the pair a match task is about, or mark it not a match; returns the golden record kept.
+
+    ``survivor`` is the golden ID to keep on a merge (default: the proposed
+    survivor). When both records already share one golden record, merging
+    confirms the match (a steward ``match`` decision, so automation keeps
+    them together) and not-a-match takes the task's second record out.
+    """
+    _require_steward(steward)
+    if task.kind not in PAIR_KINDS:
+        raise StewardActionError(f"A {task.get_kind_display().lower()} task is not about a possible match.")
+    golden_a, golden_b = pair_goldens(task)
+    if golden_a is None or golden_b is None:
+        raise StewardActionError(f"Task #{task.pk} no longer points at two golden records; close it instead.")
+    if golden_a.pk == golden_b.pk:
+        return _answer_within_one_golden(task, golden_a, merge=merge, steward=steward, note=note,
+                                         expected_version=expected_version)
+    if not merge:
+        return not_a_match(golden=golden_a, other=golden_b, steward=steward, task=task,
+                           expected_task_version=expected_version, note=note)[0]
+    kept = proposed_survivor(golden_a, golden_b) if not survivor else next(
+        (g for g in (golden_a, golden_b) if g.golden_id == survivor), None)
+    if kept is None:
+        raise StewardActionError(
+            f"Keep {golden_a.golden_id} or {golden_b.golden_id}: {survivor} is not one of the pair.")
+    other = golden_b if kept.pk == golden_a.pk else golden_a
+    return merge_goldens(survivor=kept, others=[other], steward=steward, task=task,
+                         expected_task_version=expected_version, note=note)
+
+
+def _answer_within_one_golden(task: StewardTask, golden: GoldenRecord, *, merge: bool, steward, note: str,
+                              expected_version: int | None) -> GoldenRecord:
+    first, second = pair_records(task)
+    if first is None or second is None:
+        raise StewardActionError(f"Task #{task.pk} no longer names two source records; close it instead.")
+    with transaction.atomic():
+        locked = _lock_goldens([golden.pk])[golden.pk]
+        close_task(task, steward=steward, resolution="merged" if merge else "not_a_match", note=note,
+                   expected_version=expected_version)
+        entity = locked.entity_type
+        _require_matched(entity)
+        _require_active(locked, entity)
+        if merge:
+            _set_decisions(entity, [(first.pk, second.pk)], MatchDecision.State.MATCH, steward,
+                           note or "match confirmed by a steward")
+            return locked
+        return unmerge_record(record=second, steward=steward, note=note or "not a match (steward)")
 
 
 # --------------------------------------------------------------------------- #
@@ -604,6 +697,28 @@ def _require_closer(actor):
         return None, f"api:{actor.name}"
     _require_steward(actor)
     return actor, actor.get_username()
+
+
+def acting_steward(principal, note: str = "") -> tuple:
+    """``(person, note)`` for a steward action taken by ``principal``.
+
+    A signed-in steward acts as themself. An API client acts for the steward
+    an admin named on it (``ApiClient.acts_for``), and the note says which
+    client it was, so history shows both the person answerable for the
+    decision and the automation that took it.
+    """
+    from mdm.models import ApiClient
+
+    if isinstance(principal, ApiClient):
+        person = principal.acts_for
+        if person is None:
+            raise PermissionDenied(
+                f"API client {principal.name} may close tasks but not decide them: an admin must set the "
+                "steward it acts for.")
+        _require_steward(person)
+        return person, f"[api:{principal.name}] {note}".strip()
+    _require_steward(principal)
+    return principal, note
 
 
 def _require_task_about(task: StewardTask, goldens: dict) -> None:

@@ -8,6 +8,7 @@ did what.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -79,24 +80,12 @@ def queue_next(request):
 # --- the task page ----------------------------------------------------------------------
 
 
-def _members_count(golden_ids) -> dict[int, int]:
-    from django.db.models import Count
-
-    rows = (SourceRecord.objects.filter(golden_id__in=[g for g in golden_ids if g], deleted=False).order_by()
-            .values("golden_id").annotate(n=Count("id")))
-    return {r["golden_id"]: r["n"] for r in rows}
-
-
 def match_context(task: StewardTask) -> dict:
     details = task.details or {}
-    ids = [i for i in (details.get("records") or []) if isinstance(i, int)]
-    if len(ids) < 2:
-        ids = [i for i in (task.record_id, task.other_record_id) if i]
-    records = {r.pk: r for r in SourceRecord.objects.filter(pk__in=ids).select_related("source_system", "golden")}
-    left, right = records.get(ids[0]) if ids else None, records.get(ids[1]) if len(ids) > 1 else None
-    golden_a = task.golden or (left.golden if left else None)
-    golden_b = task.other_golden or (right.golden if right else None)
-    sizes = _members_count([golden_a.pk if golden_a else None, golden_b.pk if golden_b else None])
+    left, right = services.pair_records(task)
+    golden_a, golden_b = services.pair_goldens(task, (left, right))
+    sizes = dict(SourceRecord.objects.filter(golden__in=[g for g in (golden_a, golden_b) if g], deleted=False)
+                 .order_by().values("golden_id").annotate(n=Count("id")).values_list("golden_id", "n"))
     entity = task.entity_type
     labels = {a["name"]: a.get("label") or a["name"].replace("_", " ").capitalize()
               for a in entity.config.get("attributes", [])}
@@ -105,7 +94,7 @@ def match_context(task: StewardTask) -> dict:
     rows = compare.compare_rows(entity.attribute_specs, labels, left.attributes if left else {},
                                 right.attributes if right else {}, explanation)
     probability = details.get("probability", task.probability)
-    survivor = selectors.default_survivor(golden_a, golden_b, sizes)
+    survivor = services.proposed_survivor(golden_a, golden_b, sizes)
     return {
         "left": left, "right": right, "golden_a": golden_a, "golden_b": golden_b,
         "size_a": sizes.get(golden_a.pk, 0) if golden_a else 0, "size_b": sizes.get(golden_b.pk, 0) if golden_b else 0,
@@ -242,38 +231,8 @@ def act(request, task: StewardTask, querystring: str, form, action, *, success=N
     return go(request, destination() if callable(destination) else destination)
 
 
-@require_POST
-@role_required(STEWARD)
-def task_merge(request, pk: int):
-    task = _task(pk)
-    querystring = _queue_params(request)
-    form = MatchActionForm(request.POST)
-    if task.kind not in MATCH_KINDS:
-        raise Http404("not a match task")
-    if not form.is_valid():
-        return invalid(request, task, querystring, "The merge could not be read; reload the page.", form)
-    context = match_context(task)
-    golden_a, golden_b = context["golden_a"], context["golden_b"]
-    survivor_id = form.cleaned_data.get("survivor") or (context["survivor"].golden_id if context["survivor"] else "")
-    survivor = next((g for g in (golden_a, golden_b) if g and g.golden_id == survivor_id), None)
-    if survivor is None:
-        return invalid(request, task, querystring, "Choose which golden record survives the merge.", form)
-    others = [g for g in (golden_a, golden_b) if g and g.pk != survivor.pk]
-    absorbed = ", ".join(g.golden_id for g in others)
-
-    def merged(result) -> str:
-        kept = (getattr(result, "survivor", None) or survivor).golden_id
-        return f"Merged {absorbed} into {kept}." if absorbed else f"Confirmed the match in {kept}."
-
-    return act(request, task, querystring, form, lambda: services.merge_goldens(
-        survivor=survivor, others=others, steward=request.user, task=task,
-        expected_task_version=form.cleaned_data["version"], note=form.cleaned_data.get("note", "")),
-        success=merged, destination=lambda: next_url(request, querystring))
-
-
-@require_POST
-@role_required(STEWARD)
-def task_not_a_match(request, pk: int):
+def _answer_match(request, pk: int, *, merge: bool):
+    """Merge or not-a-match, one service call (``answer_match_task``) for both buttons."""
     task = _task(pk)
     querystring = _queue_params(request)
     form = MatchActionForm(request.POST)
@@ -281,14 +240,33 @@ def task_not_a_match(request, pk: int):
         raise Http404("not a match task")
     if not form.is_valid():
         return invalid(request, task, querystring, "The decision could not be read; reload the page.", form)
-    context = match_context(task)
-    golden_a, golden_b = context["golden_a"], context["golden_b"]
-    return act(request, task, querystring, form, lambda: services.not_a_match(
-        golden=golden_a, other=golden_b, steward=request.user, task=task,
-        expected_task_version=form.cleaned_data["version"], note=form.cleaned_data.get("note", "")),
-        success=f"Marked {golden_a.golden_id if golden_a else '?'} and {golden_b.golden_id if golden_b else '?'} "
-                "as not a match; they will not be proposed again.",
-        destination=lambda: next_url(request, querystring))
+    golden_a, golden_b = services.pair_goldens(task)
+    names = [g.golden_id for g in (golden_a, golden_b) if g]
+
+    def done(kept) -> str:
+        if len(set(names)) < 2:
+            return (f"Confirmed the match in {kept.golden_id}." if merge
+                    else f"Took the second record out of {names[0] if names else '?'} into {kept.golden_id}.")
+        if merge:
+            return f"Merged {', '.join(n for n in names if n != kept.golden_id)} into {kept.golden_id}."
+        return f"Marked {' and '.join(names)} as not a match; they will not be proposed again."
+
+    return act(request, task, querystring, form, lambda: services.answer_match_task(
+        task, merge=merge, steward=request.user, survivor=form.cleaned_data.get("survivor") or "",
+        note=form.cleaned_data.get("note", ""), expected_version=form.cleaned_data["version"]),
+        success=done, destination=lambda: next_url(request, querystring))
+
+
+@require_POST
+@role_required(STEWARD)
+def task_merge(request, pk: int):
+    return _answer_match(request, pk, merge=True)
+
+
+@require_POST
+@role_required(STEWARD)
+def task_not_a_match(request, pk: int):
+    return _answer_match(request, pk, merge=False)
 
 
 @require_POST

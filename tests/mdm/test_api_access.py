@@ -126,3 +126,38 @@ def test_each_client_is_throttled_on_its_own(api_client, api_token, acme, monkey
     limited = get(api_client, "/api/v1/customer/golden", busy)
     assert "throttled" in limited.json()["detail"].lower() and int(limited["Retry-After"]) > 0
     assert get(api_client, "/api/v1/customer/golden", calm).status_code == 200
+
+
+def test_create_api_client_issues_a_token_that_acts_for_a_named_steward(db):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+    from golden_helpers import steward, viewer
+
+    carol = steward("carol")
+    viewer("victor")
+    out = StringIO()
+    call_command("create_api_client", "dedupe-bot", "--scope", "tasks", "--scope", "read:customer",
+                 "--acts-for", "carol", stdout=out)
+    assert "acting for steward carol" in out.getvalue() and "token (shown once" in out.getvalue()
+    assert ApiClient.objects.get(name="dedupe-bot").acts_for == carol
+    with pytest.raises(CommandError, match="'victor' is not an active data steward"):
+        call_command("create_api_client", "bot-2", "--scope", "tasks", "--acts-for", "victor", stdout=StringIO())
+    with pytest.raises(CommandError, match="--acts-for needs --scope tasks"):
+        call_command("create_api_client", "bot-3", "--scope", "read:*", "--acts-for", "carol", stdout=StringIO())
+
+
+def test_an_admin_issues_a_client_acting_for_a_steward_in_the_django_admin(client, db):
+    from golden_helpers import steward, viewer
+
+    client.force_login(User.objects.create_superuser("root", password=None))
+    carol, victor = steward("carol"), viewer("victor")
+    add = "/admin/mdm/apiclient/add/"
+    choices = client.get(add).context["adminform"].form.fields["acts_for"].queryset
+    assert carol in choices and victor not in choices
+    refused = client.post(add, {"name": "bot", "scopes": "read:*", "acts_for": carol.pk, "active": "on"})
+    assert "only matters with the &#x27;tasks&#x27; scope" in refused.content.decode()
+    done = client.post(add, {"name": "bot", "scopes": "tasks, read:customer", "acts_for": carol.pk, "active": "on"},
+                       follow=True)
+    assert "shown once, copy it now" in done.content.decode()
+    assert ApiClient.objects.get(name="bot").acts_for == carol

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from golden_helpers import fresh, golden_of, ingest, members, steward
 from publishing_support import make_golden, source_record
 from rest_framework.test import APIClient
 
-from mdm.models import StewardTask
+from mdm.models import GoldenRecordVersion, MatchDecision, Override, SourceRecord, StewardTask
 from mdm.services.ingest import ingest_payloads
 from mdm.services.sources import set_mapping
 
@@ -106,6 +107,134 @@ def test_automation_closes_a_task_once_with_an_optimistic_lock(api_token, tasks)
     again = bot.post(f"/api/v1/tasks/{conflict.pk}/resolve", {"action": "dismiss"}, format="json")
     assert again.status_code == 409 and "already resolved by api:client-" in again.json()["detail"]
     assert bot.post(f"/api/v1/tasks/{conflict.pk}/resolve", {"action": "explode"}, format="json").status_code == 400
+
+
+# --- deciding tasks from automation ------------------------------------------------
+
+@pytest.fixture
+def harbor(customer_type, erp, crm):
+    """The ERP's and the CRM's golden record of one company, and the possible match between them."""
+    e1, = ingest(erp, customer_type, {"id": "E5", "name": "Harbor Supply Inc", "city": "Austin"})
+    c1, c2 = ingest(crm, customer_type, {"id": "C5", "name": "HARBOR SUPPLY", "city": "Austin"},
+                    {"id": "C6", "name": "Harbor Supply", "email": "ap@harbor.example"})
+    ours, theirs = golden_of(customer_type, e1), golden_of(customer_type, c1, c2)
+    task = StewardTask.objects.create(kind="possible_match", entity_type=customer_type, golden=ours,
+                                      other_golden=theirs, record=e1, other_record=c1, dedupe_key="m:harbor",
+                                      title="Harbor?", priority=50)
+    return ours, theirs, task
+
+
+def decide(client, task, **body):
+    return client.post(f"/api/v1/tasks/{task.pk}/resolve", body, format="json")
+
+
+def test_a_client_acting_for_a_steward_merges_a_possible_match_in_the_stewards_name(api_token, harbor):
+    ours, theirs, task = harbor
+    carol = steward("carol")
+    bot = client_with(api_token("tasks", "read:customer", acts_for=carol))
+    response = decide(bot, task, action="merge", note="same DUNS number", version=1)
+    assert response.status_code == 200, response.content
+    assert (response.json()["status"], response.json()["resolution"]) == ("resolved", "merged")
+    # The proposed survivor is the golden record with more sources; the other retires into it.
+    assert fresh(ours).merged_into == theirs and members(theirs) == sorted(
+        SourceRecord.objects.values_list("id", flat=True))
+    version = GoldenRecordVersion.objects.get(golden=theirs, version=fresh(theirs).version)
+    assert (version.reason, version.actor) == ("merge", "carol") and version.note.startswith("[api:client-")
+    steward_links = MatchDecision.objects.filter(origin="steward", state="match")
+    assert steward_links.exists() and {d.decided_by for d in steward_links} == {carol}
+    assert fresh(task).resolved_by == carol and "same DUNS number" in task.resolution_note
+
+
+def test_a_client_chooses_which_golden_id_survives_a_merge(api_token, harbor):
+    ours, theirs, task = harbor
+    bot = client_with(api_token("tasks", "read:customer", acts_for=steward()))
+    refused = decide(bot, task, action="merge", survivor="CUS-999999")
+    assert refused.status_code == 400 and "is not one of the pair" in refused.json()["detail"]
+    assert decide(bot, task, action="merge", survivor=ours.golden_id).status_code == 200
+    assert fresh(theirs).merged_into == ours and fresh(ours).status == "active"
+
+
+def test_a_client_marks_not_a_match_and_automation_keeps_them_apart(api_token, harbor):
+    ours, theirs, task = harbor
+    bot = client_with(api_token("tasks", "read:customer", acts_for=steward()))
+    response = decide(bot, task, action="not_a_match", note="different tax ids")
+    assert response.status_code == 200 and response.json()["resolution"] == "not_a_match"
+    assert fresh(ours).status == fresh(theirs).status == "active"
+    across = MatchDecision.objects.filter(state="no_match", origin="steward")
+    assert across.count() == 2  # E1 against each CRM record
+
+
+def test_a_client_without_a_steward_to_act_for_can_close_tasks_but_not_decide_them(api_token, harbor):
+    ours, theirs, task = harbor
+    bot = client_with(api_token("tasks", "read:customer"))
+    refused = decide(bot, task, action="merge")
+    assert refused.status_code == 403 and "must set the steward it acts for" in refused.json()["detail"]
+    assert fresh(ours).status == "active" and fresh(task).status == "open"
+    assert decide(bot, task, action="dismiss").status_code == 200
+
+
+def test_a_client_acting_for_someone_no_longer_a_steward_is_refused(api_token, harbor):
+    _, _, task = harbor
+    former = steward("dave")
+    former.groups.clear()
+    bot = client_with(api_token("tasks", "read:customer", acts_for=former))
+    refused = decide(bot, task, action="not_a_match")
+    assert refused.status_code == 403 and "dave is not a data steward" in refused.json()["detail"]
+    assert fresh(task).status == "open"
+
+
+def test_a_decision_must_fit_the_kind_of_task(api_token, harbor, tasks):
+    _, _, match_task = harbor
+    conflict, _, _ = tasks
+    bot = client_with(api_token("tasks", "read:customer", acts_for=steward()))
+    wrong = decide(bot, conflict, action="merge")
+    assert wrong.status_code == 400 and "merge does not answer a task of kind attribute_conflict" in wrong.json()["detail"]
+    assert decide(bot, match_task, action="pick", record_id=1, note="?").status_code == 400
+    assert decide(bot, match_task, action="not_a_match", record_id=1).status_code == 400  # field of another action
+    assert fresh(match_task).status == "open"
+
+
+def test_a_second_decision_on_the_same_task_gets_409_and_changes_nothing(api_token, harbor):
+    ours, theirs, task = harbor
+    first = client_with(api_token("tasks", "read:customer", acts_for=steward("erin")))
+    second = client_with(api_token("tasks", "read:customer", acts_for=steward("frank")))
+    assert decide(first, task, action="not_a_match", version=1).status_code == 200
+    late = decide(second, task, action="merge", version=1)
+    assert late.status_code == 409 and "erin" in late.json()["detail"]
+    assert fresh(ours).status == fresh(theirs).status == "active"
+
+
+@pytest.fixture
+def payment_terms_conflict(customer_type, erp, crm):
+    e1, = ingest(erp, customer_type, {"id": "E1", "name": "Acme", "payment_terms": "NET30"})
+    c1, = ingest(crm, customer_type, {"id": "C1", "name": "Acme", "payment_terms": "NET45"})
+    golden = golden_of(customer_type, e1, c1)
+    return golden, StewardTask.objects.get(kind="attribute_conflict", golden=golden), c1
+
+
+def test_a_client_resolves_a_conflict_with_a_sources_value_or_a_typed_one(api_token, payment_terms_conflict):
+    golden, task, crm_record = payment_terms_conflict
+    bot = client_with(api_token("tasks", "read:customer", acts_for=steward("grace")))
+    no_reason = decide(bot, task, action="pick", record_id=crm_record.pk)
+    assert no_reason.status_code == 400 and "reason" in str(no_reason.json()["note"])
+    both = decide(bot, task, action="pick", record_id=crm_record.pk, value="NET60", note="x")
+    assert both.status_code == 400 and "either record_id or value" in str(both.json())
+    bad = decide(bot, task, action="pick", value="", note="renegotiated")
+    assert bad.status_code == 400 and "Give a value for payment_terms" in bad.json()["detail"]
+    picked = decide(bot, task, action="pick", record_id=crm_record.pk, note="CRM has the new contract")
+    assert picked.status_code == 200 and picked.json()["resolution"] == "override"
+    golden = fresh(golden)
+    assert golden.values["payment_terms"] == "NET45" and golden.lineage["payment_terms"]["rule"] == "override"
+    override = Override.objects.get(golden=golden, attribute="payment_terms")
+    assert override.created_by.username == "grace" and "[api:client-" in override.reason
+
+
+def test_a_signed_in_steward_decides_through_the_api_with_the_session(harbor):
+    ours, theirs, task = harbor
+    client = APIClient()
+    client.force_login(steward("heidi"))
+    assert decide(client, task, action="merge").status_code == 200
+    assert fresh(task).resolved_by.username == "heidi" and fresh(ours).merged_into == theirs
 
 
 def test_search_before_create_ranks_golden_records_and_stores_nothing(api_token, tmp_path):

@@ -289,6 +289,41 @@ def test_an_override_needs_a_reason(acme):
         s.set_override(golden=acme[0], attribute="city", value="Austin", reason=" ", steward=steward())
 
 
+# --- answering a match task ----------------------------------------------------------
+
+def test_answering_a_match_task_merges_into_the_golden_record_with_more_sources(customer_type, erp, crm):
+    e1, = ingest(erp, customer_type, {"id": "E1", "name": "Acme"})
+    c1, c2 = ingest(crm, customer_type, {"id": "C1", "name": "ACME"}, {"id": "C2", "name": "Acme Inc"})
+    small, big = golden_of(customer_type, e1), golden_of(customer_type, c1, c2)
+    kept = s.answer_match_task(pair_task(small, big), merge=True, steward=steward())
+    assert kept == big and fresh(small).merged_into == big
+
+
+def test_a_match_task_inside_one_golden_record_is_confirmed_or_separated(customer_type, erp, crm):
+    e1, = ingest(erp, customer_type, {"id": "E1", "name": "Acme"})
+    c1, c2 = ingest(crm, customer_type, {"id": "C1", "name": "ACME"}, {"id": "C2", "name": "Acme Inc"})
+    golden = golden_of(customer_type, e1, c1, c2)
+
+    def task(record, other):
+        return StewardTask.objects.create(kind="possible_match", entity_type=customer_type, golden=golden,
+                                          other_golden=golden, record=record, other_record=other,
+                                          dedupe_key=f"in:{record.pk}:{other.pk}", title="same?")
+
+    confirm = task(e1, c1)
+    assert s.answer_match_task(confirm, merge=True, steward=steward()) == golden
+    assert decisions()[(e1.pk, c1.pk)] == ("match", "steward") and fresh(confirm).resolution == "merged"
+    separate = task(e1, c2)
+    apart = s.answer_match_task(separate, merge=False, steward=steward(), note="a branch")
+    assert members(apart) == [c2.pk] and members(golden) == [e1.pk, c1.pk]
+    assert fresh(separate).status == "resolved" and separate.resolution == "not_a_match"
+
+
+def test_only_match_tasks_are_answered_as_matches(conflicted):
+    _, task, _ = conflicted
+    with pytest.raises(StewardActionError, match="not about a possible match"):
+        s.answer_match_task(task, merge=True, steward=steward())
+
+
 # --- conflicts ---------------------------------------------------------------------
 
 @pytest.fixture

@@ -165,3 +165,26 @@ def test_a_double_submit_by_the_same_steward_says_it_was_already_done_by_them(lo
     client.post(reverse("stewardship:task_merge", args=[task.pk]), data)
     response = client.post(reverse("stewardship:task_merge", args=[task.pk]), data)
     assert response.status_code == 409 and b"You already handled this task" in response.content
+
+
+def test_a_pair_already_in_one_golden_record_is_confirmed_or_separated_from_the_page(login, hub):
+    first, second = hub.record("erp", name="Acme Supply Inc"), hub.record("crm", name="ACME Supply")
+    third = hub.record("crm", name="Acme Supply (Dallas)")
+    golden = hub.golden(first, second, third)
+
+    def task(a, b):
+        return StewardTask.objects.create(
+            kind=StewardTask.Kind.POSSIBLE_MATCH, entity_type=hub.entity, golden=golden, other_golden=golden,
+            record=a, other_record=b, dedupe_key=f"in:{a.pk}:{b.pk}", title="same?", details={"records": [a.pk, b.pk]})
+
+    steward = login("steward")
+    confirm = task(first, second)
+    assert "Both records already belong to" in steward.get(reverse("stewardship:task", args=[confirm.pk])).content.decode()
+    steward.post(reverse("stewardship:task_merge", args=[confirm.pk]), {"version": confirm.version})
+    assert MatchDecision.objects.get(record_a=first, record_b=second).origin == "steward"
+    separate = task(first, third)
+    response = steward.post(reverse("stewardship:task_not_a_match", args=[separate.pk]), {"version": separate.version},
+                            follow=True)
+    third.refresh_from_db()
+    assert third.golden_id != golden.pk and f"Took the second record out of {golden.golden_id}" in \
+        response.content.decode()

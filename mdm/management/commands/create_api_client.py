@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from mdm.models import ApiClient, SourceSystem
+from mdm.roles import steward_accounts
 
 
 class Command(BaseCommand):
@@ -10,6 +11,9 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--source", help="the source system this client writes as (adds write:<source>)")
         parser.add_argument("--scope", action="append", default=[], dest="scopes")
+        parser.add_argument("--acts-for", metavar="USERNAME",
+                            help="the data steward this client's task decisions (merge, not a match, pick a "
+                                 "value) are recorded as; needs the tasks scope")
 
     def handle(self, *args, **opts):
         if ApiClient.objects.filter(name=opts["name"]).exists():
@@ -23,6 +27,15 @@ class Command(BaseCommand):
             scopes.append(f"write:{source.code}")
         if not scopes:
             raise CommandError("give at least one --scope or --source")
-        client, token = ApiClient.issue(name=opts["name"], scopes=sorted(set(scopes)), source_system=source)
-        self.stdout.write(f"API client {client.name} ({', '.join(client.scopes)})")
+        acts_for = None
+        if opts["acts_for"]:
+            acts_for = steward_accounts().filter(username=opts["acts_for"]).first()
+            if acts_for is None:
+                raise CommandError(f"{opts['acts_for']!r} is not an active data steward (Stewards or Admins group)")
+            if not {"tasks", "admin"} & set(scopes):
+                raise CommandError("--acts-for needs --scope tasks")
+        client, token = ApiClient.issue(name=opts["name"], scopes=sorted(set(scopes)), source_system=source,
+                                        acts_for=acts_for)
+        self.stdout.write(f"API client {client.name} ({', '.join(client.scopes)})"
+                          + (f", acting for steward {acts_for.username}" if acts_for else ""))
         self.stdout.write(f"token (shown once, store it now): {token}")
