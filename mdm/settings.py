@@ -31,6 +31,7 @@ env = environ.Env(
     MDM_SWEEP_INTERVAL=(float, 15.0),
     LOG_LEVEL=(str, "INFO"),
     MDM_RECOMPUTE_SLICES=(int, 2),
+    MDM_SYNC_MARGIN=(float, 2.0),
 )
 env_file = BASE_DIR / ".env"
 if env_file.exists():
@@ -259,6 +260,9 @@ MDM_WEBHOOK_LEASE = env("MDM_WEBHOOK_LEASE") or (MDM_WEBHOOK_CONNECT_TIMEOUT + M
 # later ones are left to the sweeper (a broker holding hour-long ETAs redelivers them).
 MDM_WEBHOOK_ETA_MAX = env("MDM_WEBHOOK_ETA_MAX")
 MDM_SWEEP_INTERVAL = env("MDM_SWEEP_INTERVAL")
+# Seconds an API sync cursor stays behind the oldest open transaction (and
+# now), for clock differences between application servers and the database.
+MDM_SYNC_MARGIN = env("MDM_SYNC_MARGIN")
 
 LOGGING = {
     "version": 1,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
 
 from mdm.api.auth import user_has_scope
 from mdm.entity_cache import entity_types
@@ -113,12 +116,42 @@ def parse_include(request, allowed: set[str]) -> set[str]:
 
 # --- keyset (cursor) pagination ---------------------------------------------------
 
+def sync_horizon() -> datetime:
+    """A time before which every change a list can ever show is already visible to it.
+
+    A row's time is stamped inside the transaction that writes it, so a row
+    still invisible to us (its transaction has not committed) carries a
+    time at or after the start of a transaction in progress now. On
+    PostgreSQL the horizon is therefore the start of the oldest transaction
+    open in this database (or now), less ``MDM_SYNC_MARGIN`` seconds for
+    clock differences between application servers and the database. Other
+    databases get now less the margin (SQLite: one writer, short
+    transactions; a best effort). Read it *before* the rows it guards.
+    """
+    margin = timedelta(seconds=settings.MDM_SYNC_MARGIN)
+    if connection.vendor != "postgresql":
+        return datetime.now(UTC) - margin
+    with connection.cursor() as cursor:
+        # One round trip; the activity view is snapshot once per transaction, so clear that first.
+        cursor.execute(
+            "SELECT pg_stat_clear_snapshot(); "
+            "SELECT LEAST(clock_timestamp(), MIN(xact_start)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+            "AND backend_type = 'client backend'")
+        cursor.nextset()
+        return cursor.fetchone()[0] - margin
+
+
 class KeysetPage:
     """Pages ordered by (updated_at, id): stable under concurrent writes, constant cost at any
     depth (a row comparison on an index), and the natural order of an incremental sync.
 
-    The cursor is opaque to clients; ``next_cursor`` is returned even on the
-    last page so a sync can resume from it later.
+    The cursor is opaque to clients. ``next`` pages on from the last row;
+    ``next_cursor`` (returned even on the last page) is where a sync resumes
+    later, and it never passes the lowest ``sync_horizon`` seen while paging:
+    a change committed late, with a time earlier than rows already served, is
+    then still ahead of the client. The price is that the last seconds'
+    changes may come twice (``version`` tells them apart); none is skipped.
     """
 
     default_limit = 100
@@ -129,7 +162,7 @@ class KeysetPage:
         self.time_field = time_field
         self.table = table
         self.limit = self._limit()
-        self.after = self._decode(request.query_params.get("cursor"))
+        self.after, self.floor = self._decode(request.query_params.get("cursor"))
 
     def _limit(self) -> int:
         raw = self.request.query_params.get("limit")
@@ -146,22 +179,28 @@ class KeysetPage:
     @staticmethod
     def _decode(cursor: str | None):
         if not cursor:
-            return None
+            return None, None
         try:
             data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
             moment = parse_datetime(data["t"])
-            if moment is None:
+            floor = parse_datetime(data["f"]) if data.get("f") else None
+            if moment is None or (data.get("f") and floor is None):
                 raise ValueError
-            return moment, int(data["i"])
+            return (moment, int(data["i"])), floor
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
             raise ValidationError({"cursor": ["not a cursor this API returned"]}) from None
 
     @staticmethod
-    def encode(moment: datetime, pk: int) -> str:
-        raw = json.dumps({"t": moment.isoformat(), "i": pk}, separators=(",", ":")).encode()
+    def encode(moment: datetime, pk: int, floor: datetime | None = None) -> str:
+        data = {"t": moment.isoformat(), "i": pk}
+        if floor is not None:
+            data["f"] = floor.isoformat()
+        raw = json.dumps(data, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def paginate(self, queryset):
+        horizon = sync_horizon()
+        self.floor = horizon if self.floor is None else min(self.floor, horizon)
         queryset = queryset.order_by(self.time_field, "id")
         if self.after is not None:
             # A row comparison uses the (…, updated_at, id) index directly.
@@ -172,18 +211,22 @@ class KeysetPage:
         self.rows = rows
         return rows
 
+    def response(self, results: list) -> Response:
+        """The page, with an ETag over its results: ``next_cursor`` moves with the clock while the
+        newest rows settle, and a client answered 304 keeps an older cursor, which is as safe."""
+        digest = hashlib.sha256(json.dumps(results, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        return Response(self.response_data(results), headers={"ETag": f'"{digest}"'})
+
     def response_data(self, results: list) -> dict:
-        if self.rows:
-            last = self.rows[-1]
-            cursor = self.encode(getattr(last, self.time_field), last.pk)
-        else:
-            cursor = self.request.query_params.get("cursor") or None
+        position = (getattr(self.rows[-1], self.time_field), self.rows[-1].pk) if self.rows else self.after
         next_url = None
-        if cursor and len(self.rows) == self.limit:
+        if position is not None and len(self.rows) == self.limit:
             params = self.request.query_params.copy()
-            params["cursor"] = cursor
+            params["cursor"] = self.encode(*position, self.floor)
             next_url = self.request.build_absolute_uri(self.request.path) + "?" + params.urlencode()
-        return {"results": results, "next": next_url, "next_cursor": cursor}
+        resume = min(position, (self.floor, 0)) if position is not None else (self.floor, 0)
+        # The resume cursor carries no floor: the next sync starts a traversal of its own.
+        return {"results": results, "next": next_url, "next_cursor": self.encode(*resume)}
 
 
 def page_serializer(name: str, item):

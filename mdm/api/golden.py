@@ -154,7 +154,7 @@ class GoldenListView(GenericAPIView):
             details = member_details([g.pk for g in goldens])
             for golden, payload in zip(goldens, payloads):
                 payload["source_records"] = details.get(golden.pk, [])
-        return Response(page.response_data([select_fields(p, fields) for p in payloads]))
+        return page.response([select_fields(p, fields) for p in payloads])
 
 
 def golden_or_404(entity, golden_id: str) -> GoldenRecord:

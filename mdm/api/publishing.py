@@ -92,7 +92,7 @@ class DeliveryListView(GenericAPIView):
         subscription_or_404(pk)
         page = KeysetPage(request, time_field="created_at", table=Delivery._meta.db_table)
         rows = page.paginate(self.filter_queryset(self.get_queryset()))
-        return Response(page.response_data(DeliverySerializer(rows, many=True).data))
+        return page.response(DeliverySerializer(rows, many=True).data)
 
 
 class ReplayRequestSerializer(serializers.Serializer):

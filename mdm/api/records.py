@@ -115,7 +115,7 @@ class SourceRecordListView(GenericAPIView):
     def get(self, request, entity_type: str):
         page = KeysetPage(request, time_field="received_at", table=SourceRecord._meta.db_table)
         rows = page.paginate(self.filter_queryset(self.get_queryset()))
-        return Response(page.response_data(SourceRecordSerializer(rows, many=True).data))
+        return page.response(SourceRecordSerializer(rows, many=True).data)
 
 
 class SourceRecordView(SourceRecordDeleteView):

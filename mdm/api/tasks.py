@@ -125,7 +125,7 @@ class TaskListView(GenericAPIView):
     def get(self, request):
         page = KeysetPage(request, table=StewardTask._meta.db_table)
         rows = page.paginate(self.filter_queryset(self.get_queryset()))
-        return Response(page.response_data(TaskSerializer(rows, many=True).data))
+        return page.response(TaskSerializer(rows, many=True).data)
 
 
 def task_or_404(request, pk: int) -> StewardTask:

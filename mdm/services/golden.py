@@ -248,7 +248,6 @@ def _payload_text(payload) -> JsonText:
 
 
 def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_version, result: RecomputeResult) -> None:
-    now = timezone.now()
     # Lock in id order so two recomputes touching the same goldens cannot
     # deadlock; NO KEY UPDATE, so rows merely referencing these goldens
     # (relationships, prices written by a parallel slice) are not blocked by
@@ -256,6 +255,8 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
     # back: the fingerprint tells whether anything changed.
     goldens = list(GoldenRecord.objects.select_for_update(no_key=True).filter(pk__in=pks).order_by("pk")
                    .defer("values", "lineage"))
+    # After the lock, inside the transaction: see mdm.api.common.sync_horizon.
+    now = timezone.now()
     computed, xref = _compute(entity, pks)
     retired_targets = dict(
         GoldenRecord.objects.filter(pk__in=[g.merged_into_id for g in goldens if g.merged_into_id])

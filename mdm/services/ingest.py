@@ -263,7 +263,6 @@ class _ChunkWriter:
 
     def write(self, rows: list[RawRow], prepared: tuple | None = None) -> tuple[list[Outcome], list[RejectedRecord]]:
         prepared = self.prepare(rows, prepared)
-        now = timezone.now()
         outcomes: list[Outcome] = []
         rejects: list[RejectedRecord] = []
         new_records: list[tuple[SourceRecord, Outcome]] = []
@@ -286,6 +285,9 @@ class _ChunkWriter:
             # Serialise writers of the same source system so two concurrent
             # batches cannot both create the same source ID.
             SourceSystem.objects.select_for_update(no_key=True).filter(pk=self.source.pk).exists()
+            # Stamped inside the transaction, after the wait: an API sync relies on a row's time not
+            # being earlier than the start of the transaction that wrote it (mdm.api.common.sync_horizon).
+            now = timezone.now()
             ids = [p["source_id"] for p in prepared if "reject" not in p]
             existing = {
                 r.source_id: r

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -41,7 +42,8 @@ def test_the_list_pages_through_every_record_with_a_cursor(reader, customer_type
     assert sorted(seen) == sorted(g.golden_id for g in made) and len(seen) == 7 and pages == 3
 
 
-def test_updated_since_and_the_cursor_serve_an_incremental_sync(reader, customer_type, erp):
+def test_updated_since_and_the_cursor_serve_an_incremental_sync(reader, customer_type, erp, settings):
+    settings.MDM_SYNC_MARGIN = 0  # nothing else writes here: the cursor can stand right after the last row
     first = many_goldens(customer_type, erp, 3)
     body = reader.get("/api/v1/customer/golden").json()
     cursor = body["next_cursor"]
@@ -49,9 +51,50 @@ def test_updated_since_and_the_cursor_serve_an_incremental_sync(reader, customer
     change(first[1].members.first(), city="Dallas")
     later = reader.get("/api/v1/customer/golden", {"cursor": cursor}).json()
     assert [(r["golden_id"], r["version"]) for r in later["results"]] == [(first[1].golden_id, 2)]
+    assert reader.get("/api/v1/customer/golden", {"cursor": later["next_cursor"]}).json()["results"] == []
     since = GoldenRecord.objects.get(pk=first[1].pk).updated_at.isoformat()
     assert [r["golden_id"] for r in reader.get("/api/v1/customer/golden", {"updated_since": since}).json()["results"]] \
         == [first[1].golden_id]
+
+
+def test_a_change_committed_late_with_an_earlier_time_is_not_skipped_by_a_sync(
+        transactional_db, reader, customer_type, erp, settings):
+    import psycopg
+    from django.db import connection
+
+    settings.MDM_SYNC_MARGIN = 0  # the open transaction alone must hold the cursor back
+    slow, quick = many_goldens(customer_type, erp, 2)
+    GoldenRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
+    cursor = reader.get("/api/v1/customer/golden").json()["next_cursor"]
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"],
+                         password=db["PASSWORD"]) as other:
+        # Another process changes `slow` in a transaction that takes a while: its time is its start.
+        other.execute("UPDATE mdm_goldenrecord SET version = version + 1, updated_at = now() WHERE id = %s",
+                      [slow.pk])
+        change(quick.members.get(), city="Dallas")  # committed meanwhile, with a later time
+        first = reader.get("/api/v1/customer/golden", {"cursor": cursor}).json()
+        assert [r["golden_id"] for r in first["results"]] == [quick.golden_id]
+        other.commit()
+    resumed = reader.get("/api/v1/customer/golden", {"cursor": first["next_cursor"]}).json()
+    assert slow.golden_id in [r["golden_id"] for r in resumed["results"]]
+
+
+def test_the_newest_changes_come_again_until_they_settle_and_none_is_skipped(reader, customer_type, erp, settings):
+    settings.MDM_SYNC_MARGIN = 60
+    old = many_goldens(customer_type, erp, 3, prefix="Old")
+    GoldenRecord.objects.filter(pk__in=[g.pk for g in old]).update(updated_at=timezone.now() - timedelta(minutes=5))
+    new = [make_golden(customer_type, source_record(customer_type, erp, f"N{i}", name=f"New {i}")) for i in range(2)]
+    seen, url = [], "/api/v1/customer/golden?limit=2"
+    while url:
+        body = reader.get(url).json()
+        seen += [r["golden_id"] for r in body["results"]]
+        url = body["next"]
+    assert seen == [g.golden_id for g in old + new]
+    again = reader.get("/api/v1/customer/golden", {"cursor": body["next_cursor"]}).json()
+    assert [r["golden_id"] for r in again["results"]] == [g.golden_id for g in new]  # the last minute, again
+    listing = reader.get("/api/v1/customer/golden")
+    assert reader.get("/api/v1/customer/golden", HTTP_IF_NONE_MATCH=listing["ETag"]).status_code == 304
 
 
 def test_filters_by_status_id_source_and_name(reader, customer_type, erp, crm, acme):
@@ -82,10 +125,10 @@ def test_list_queries_do_not_grow_with_the_page(reader, customer_type, erp, crm,
         make_golden(customer_type, source_record(customer_type, erp, f"E{i}", name=f"Co {i}"),
                     source_record(customer_type, crm, f"C{i}", name=f"CO {i}"))
     reader.get("/api/v1/customer/golden", {"limit": 1})  # warm: last-used stamp, entity type cache
-    # token lookup + the page (members and survivor IDs in the same query) + the member records
-    with django_assert_num_queries(3):
+    # token lookup + the sync horizon + the page (members and survivor IDs in the same query) + the member records
+    with django_assert_num_queries(4):
         small = reader.get("/api/v1/customer/golden", {"include": "lineage,sources", "limit": 5}).json()
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         body = reader.get("/api/v1/customer/golden", {"include": "lineage,sources", "limit": 30}).json()
     assert len(small["results"]) == 5
     assert len(body["results"]) == 30 and all(len(r["source_records"]) == 2 for r in body["results"])
