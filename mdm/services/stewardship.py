@@ -42,7 +42,8 @@ from itertools import combinations
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from matching.standardize import Context, standardize_value
@@ -403,8 +404,10 @@ def unmerge_record(*, record: SourceRecord, steward, note: str = "") -> GoldenRe
         _lock_goldens([target.pk])
         before = _steward_components(members)
         SourceRecord.objects.filter(pk=current.pk).update(golden=target)
+        _realign_pair_tasks([current.pk])
         _set_decisions(entity, [(current.pk, r) for r in remaining], MatchDecision.State.NO_MATCH, steward,
                        note or "unmerged by a steward")
+        _close_pair_tasks(golden.pk, target.pk, steward, "not_a_match", note or "answered by an unmerge")
         # Steward links among the others that went through this record: re-make them directly.
         for component in before:
             if current.pk in component:
@@ -452,6 +455,7 @@ def undo_merge(*, survivor: GoldenRecord, absorbed: GoldenRecord, records: Seque
         _connect(entity, remaining, steward, note or "kept together on undo")
         SourceRecord.objects.filter(pk__in=records).update(golden=former)
         GoldenRecord.objects.filter(pk=former.pk).update(status=Status.ACTIVE, merged_into=None)
+        _realign_pair_tasks(records)
         if task is not None:
             reopened = StewardTask.objects.filter(pk=task.pk, status=TaskStatus.RESOLVED, resolution="merged") \
                 .exclude(dedupe_key__in=StewardTask.objects.filter(status=TaskStatus.OPEN).values("dedupe_key")) \
@@ -505,8 +509,11 @@ def split_golden(*, golden: GoldenRecord, groups: Sequence[Sequence[int]], stewa
         _lock_goldens([t.pk for t in targets[1:]])
         for group, target in zip(groups[1:], targets[1:]):
             SourceRecord.objects.filter(pk__in=group).update(golden=target)
+        _realign_pair_tasks([r for group in groups[1:] for r in group])
         across = [(a, b) for g1, g2 in combinations(groups, 2) for a in g1 for b in g2]
         _set_decisions(entity, across, MatchDecision.State.NO_MATCH, steward, note or "split by a steward")
+        for first, second in combinations(targets, 2):
+            _close_pair_tasks(first.pk, second.pk, steward, "not_a_match", note or "answered by a split")
         for group in groups:
             _connect(entity, group, steward, note or "split by a steward")
         golden_service.recompute(entity, [t.pk for t in targets], reason=GoldenRecordVersion.Reason.SPLIT,
@@ -883,6 +890,29 @@ def _retarget_tasks(entity, retired_pks: list[int], survivor: GoldenRecord, stew
     open_tasks.filter(golden_id__in=retired_pks).update(golden=survivor, version=F("version") + 1, updated_at=now)
     open_tasks.filter(other_golden_id__in=retired_pks).update(other_golden=survivor, version=F("version") + 1,
                                                               updated_at=now)
+
+
+def _realign_pair_tasks(record_ids: Sequence[int]) -> None:
+    """Open match tasks follow their records: after ``record_ids`` moved to other golden
+    records (undo, unmerge, split), a task about them names the golden records they are in now.
+
+    A merge points such tasks at the survivor (``_retarget_tasks``); without
+    this, taking the merge back would leave them naming the survivor while
+    their record sits in the revived golden record again.
+    """
+    ids = list(record_ids)
+    if not ids:
+        return
+    StewardTask.objects.filter(Q(record_id__in=ids) | Q(other_record_id__in=ids), status=TaskStatus.OPEN,
+                               kind__in=PAIR_KINDS).update(
+        golden=_golden_now("record_id", "golden_id"), other_golden=_golden_now("other_record_id", "other_golden_id"),
+        version=F("version") + 1, updated_at=timezone.now())
+
+
+def _golden_now(record_field: str, golden_field: str):
+    """The golden record a task's record is in now (the task's own field when it names no record)."""
+    return Coalesce(Subquery(SourceRecord.objects.filter(pk=OuterRef(record_field)).values("golden_id")[:1]),
+                    F(golden_field))
 
 
 def _close_pair_tasks(a: int, b: int, steward, resolution: str, note: str) -> None:

@@ -194,6 +194,50 @@ def test_undoing_a_merge_restores_both_golden_records_and_reopens_the_question(a
         s.undo_merge(survivor=first, absorbed=second, records=moved, steward=steward())
 
 
+def record_task(first, second):
+    """An open possible match between two source records, naming the golden records they are in."""
+    return StewardTask.objects.create(kind="possible_match", entity_type=first.entity_type, golden=first.golden,
+                                      other_golden=second.golden, record=first, other_record=second,
+                                      dedupe_key=f"rec:{first.pk}:{second.pk}", title="same?")
+
+
+def test_undoing_a_merge_gives_the_tasks_the_merge_retargeted_back_to_the_revived_golden_record(
+        acme, customer_type, erp):
+    first, second = acme
+    third, = ingest(erp, customer_type, {"id": "E9", "name": "Acme Supply West"})
+    golden_of(customer_type, third)
+    crm_record = second.members.get()
+    elsewhere = record_task(fresh(crm_record), fresh(third))  # about the CRM record and a third company
+    moved = members(second)
+    s.merge_goldens(survivor=first, others=[second], steward=steward())
+    assert fresh(elsewhere).golden == first  # the merge pointed it at the survivor
+    s.undo_merge(survivor=first, absorbed=second, records=moved, steward=steward())
+    elsewhere = fresh(elsewhere)
+    assert elsewhere.status == "open" and (elsewhere.golden, elsewhere.other_golden) == (second, fresh(third).golden)
+
+
+def test_an_unmerge_moves_the_records_tasks_with_it_and_answers_those_inside_the_old_golden_record(
+        customer_type, erp, crm):
+    e1, e2 = ingest(erp, customer_type, {"id": "E1", "name": "Acme"}, {"id": "E2", "name": "Acme West"})
+    c9, = ingest(crm, customer_type, {"id": "C9", "name": "Acme W"})
+    golden, other = golden_of(customer_type, e1, e2), golden_of(customer_type, c9)
+    inside, outside = record_task(fresh(e1), fresh(e2)), record_task(fresh(e2), fresh(c9))
+    landed = s.unmerge_record(record=e2, steward=steward(), note="a branch")
+    assert fresh(inside).status == "resolved" and inside.resolution == "not_a_match"
+    outside = fresh(outside)
+    assert outside.status == "open" and (outside.golden, outside.other_golden) == (landed, other)
+
+
+def test_a_split_answers_the_tasks_between_its_groups(customer_type, erp, crm):
+    e1, e2 = ingest(erp, customer_type, {"id": "E1", "name": "Acme"}, {"id": "E2", "name": "Acme West"})
+    c1, = ingest(crm, customer_type, {"id": "C1", "name": "ACME"})
+    golden = golden_of(customer_type, e1, e2, c1)
+    across, within = record_task(fresh(c1), fresh(e2)), record_task(fresh(e1), fresh(c1))
+    s.split_golden(golden=golden, groups=[[e1.pk, c1.pk], [e2.pk]], steward=steward())
+    assert fresh(across).status == "resolved" and across.resolution == "not_a_match"
+    assert fresh(within).status == "open" and (within.golden, within.other_golden) == (golden, golden)
+
+
 def test_unmerging_an_original_record_gives_it_a_new_golden_record(customer_type, erp, crm):
     e1, e2 = ingest(erp, customer_type, {"id": "E1", "name": "Acme"}, {"id": "E2", "name": "Acme West"})
     golden = golden_of(customer_type, e1, e2)
