@@ -187,6 +187,19 @@ def _batch(out, entity_obj: EntityType, entity: str, records: int, seed: int, fo
     cc = pairwise_scores(components, truth_clusters=true_clusters.values())
     out(f"  plain connected components of the same pairs: precision {cc['precision']:.4f}  "
         f"recall {cc['recall']:.4f}  F1 {cc['f1']:.4f}")
+    _review_queue(out, entity_obj, true_clusters)
+
+
+def _review_queue(out, entity: EntityType, true_clusters: dict[str, list[int]]) -> None:
+    """What the stewards' queue holds: how many of its match tasks are true duplicates."""
+    key_of = {rid: key for key, members in true_clusters.items() for rid in members}
+    tasks = list(StewardTask.objects.filter(entity_type=entity, status=StewardTask.Status.OPEN,
+                                            kind__in=[StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL])
+                 .values_list("record_id", "other_record_id"))
+    # Records without ground truth have keys of their own ("?<id>"), so they never count as a pair.
+    true = sum(1 for a, b in tasks if a in key_of and key_of.get(a) == key_of.get(b))
+    share = true / len(tasks) if tasks else 0.0
+    out(f"review queue: {len(tasks):,} match tasks, {true:,} of them true duplicates ({share:.1%})")
 
 
 def _wait_for_job(job_id: int, worker):
