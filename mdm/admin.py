@@ -221,7 +221,8 @@ class RejectedRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 class ApiClientForm(forms.ModelForm):
     scopes = forms.CharField(
-        help_text="Comma-separated: write:<source>, read:<entity>|read:*, match:<entity>|match:*, tasks, admin",
+        help_text="Comma-separated: write:<source>, read:<entity>|read:*, match:<entity>|match:*, tasks, "
+                  "steward:<entity>|steward:*, admin",
         required=False,
     )
 
@@ -237,16 +238,16 @@ class ApiClientForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if data.get("acts_for") and "tasks" not in (data.get("scopes") or []) and "admin" not in (
-                data.get("scopes") or []):
-            self.add_error("acts_for", "Acting for a steward only matters with the 'tasks' scope.")
+        kinds = {scope.partition(":")[0] for scope in data.get("scopes") or []}
+        if data.get("acts_for") and not kinds & {"tasks", "steward", "admin"}:
+            self.add_error("acts_for", "Acting for a steward only matters with the 'tasks' or 'steward' scope.")
         return data
 
     def clean_scopes(self):
         scopes = [s.strip() for s in self.cleaned_data["scopes"].split(",") if s.strip()]
         for scope in scopes:
             kind = scope.partition(":")[0]
-            if kind not in {"write", "read", "match", "tasks", "admin"}:
+            if kind not in {"write", "read", "match", "tasks", "steward", "admin"}:
                 raise forms.ValidationError(f"unknown scope {scope!r}")
         return scopes
 

@@ -39,7 +39,7 @@ def user_scopes(user) -> set[str]:
     if roles:
         scopes |= {"read:*", "match:*"}
     if roles & {STEWARDS, ADMINS}:
-        scopes.add("tasks")
+        scopes |= {"tasks", "steward:*"}
     if ADMINS in roles:
         scopes.add("admin")
     return scopes

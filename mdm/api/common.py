@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
@@ -29,6 +29,14 @@ def entity_or_404(code: str) -> EntityType:
     if entity is None or not entity.active:
         raise NotFound(f"unknown entity type {code!r}")
     return entity
+
+
+class Conflict(APIException):
+    """409: what the call acts on changed since the client read it (or was handled already)."""
+
+    status_code = 409
+    default_detail = "It changed meanwhile; read it again."
+    default_code = "conflict"
 
 
 def require_scope(request, scope: str, what: str) -> None:

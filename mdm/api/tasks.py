@@ -12,14 +12,14 @@ import django_filters
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mdm.api.auth import HasScope, user_has_scope
-from mdm.api.common import KeysetPage, page_serializer, with_etag
+from mdm.api.common import Conflict, KeysetPage, page_serializer, with_etag
 from mdm.models import EntityType, SourceSystem, StewardTask
 from mdm.services.matching import ensure_explanation
 from mdm.services.stewardship import (
@@ -30,12 +30,6 @@ from mdm.services.stewardship import (
     close_task,
     resolve_conflict,
 )
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The task changed meanwhile."
-    default_code = "conflict"
 
 
 def _ref(record):

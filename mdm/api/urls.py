@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from mdm.api import golden, ingest, match, publishing, records, schema, tasks  # noqa: F401 (schema: extensions)
+from mdm.api import golden, ingest, match, publishing, records, schema, steward, tasks  # noqa: F401 (schema: extensions)
 
 app_name = "api"
 
@@ -39,6 +39,12 @@ urlpatterns = [
          name="golden-versions"),
     path("<code:entity_type>/golden/<str:golden_id>/xref", golden.GoldenXrefView.as_view(), name="golden-xref"),
     path("<code:entity_type>/golden/<str:golden_id>/ack", golden.GoldenAckView.as_view(), name="golden-ack"),
+    path("<code:entity_type>/golden/<str:golden_id>/merge", steward.GoldenMergeView.as_view(), name="golden-merge"),
+    path("<code:entity_type>/golden/<str:golden_id>/unmerge", steward.GoldenUnmergeView.as_view(),
+         name="golden-unmerge"),
+    path("<code:entity_type>/golden/<str:golden_id>/split", steward.GoldenSplitView.as_view(), name="golden-split"),
+    path("<code:entity_type>/golden/<str:golden_id>/overrides/<code:attribute>", steward.GoldenOverrideView.as_view(),
+         name="golden-override"),
     path("<code:entity_type>/records", records.SourceRecordListView.as_view(), name="record-list"),
     path("<code:entity_type>/match", match.MatchView.as_view(), name="match"),
 ]

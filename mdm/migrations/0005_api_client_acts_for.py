@@ -16,6 +16,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='apiclient',
             name='acts_for',
-            field=models.ForeignKey(blank=True, help_text="The data steward this client's merges, not-a-match decisions and picked values are recorded as (with the client's name in the note). Unset: the client can only close tasks.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            field=models.ForeignKey(blank=True, help_text="The data steward this client's steward actions (task decisions, merges, splits, overrides) are recorded as, with the client's name in the note. Unset: the client can only close tasks.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
     ]

@@ -26,6 +26,8 @@ class ApiClient(models.Model):
     - ``match:<entity_type>`` or ``match:*``: search-before-create
     - ``tasks``: list and close steward tasks; with ``acts_for`` set, also
       answer them as that steward would (merge, not a match, pick a value)
+    - ``steward:<entity_type>`` or ``steward:*``: with ``acts_for`` set, merge,
+      unmerge, split and override golden records of that type
     - ``admin``: everything
     Only a hash of the token is stored; the token is shown once at creation.
     """
@@ -41,8 +43,9 @@ class ApiClient(models.Model):
     # automation answering tasks does so on behalf of a steward an admin chose.
     acts_for = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-        help_text="The data steward this client's merges, not-a-match decisions and picked values are "
-                  "recorded as (with the client's name in the note). Unset: the client can only close tasks.",
+        help_text="The data steward this client's steward actions (task decisions, merges, splits, "
+                  "overrides) are recorded as, with the client's name in the note. Unset: the client can "
+                  "only close tasks.",
     )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -143,7 +143,7 @@ def test_create_api_client_issues_a_token_that_acts_for_a_named_steward(db):
     assert ApiClient.objects.get(name="dedupe-bot").acts_for == carol
     with pytest.raises(CommandError, match="'victor' is not an active data steward"):
         call_command("create_api_client", "bot-2", "--scope", "tasks", "--acts-for", "victor", stdout=StringIO())
-    with pytest.raises(CommandError, match="--acts-for needs --scope tasks"):
+    with pytest.raises(CommandError, match="--acts-for needs --scope tasks or --scope steward"):
         call_command("create_api_client", "bot-3", "--scope", "read:*", "--acts-for", "carol", stdout=StringIO())
 
 
@@ -156,7 +156,7 @@ def test_an_admin_issues_a_client_acting_for_a_steward_in_the_django_admin(clien
     choices = client.get(add).context["adminform"].form.fields["acts_for"].queryset
     assert carol in choices and victor not in choices
     refused = client.post(add, {"name": "bot", "scopes": "read:*", "acts_for": carol.pk, "active": "on"})
-    assert "only matters with the &#x27;tasks&#x27; scope" in refused.content.decode()
+    assert "only matters with the &#x27;tasks&#x27; or &#x27;steward&#x27; scope" in refused.content.decode()
     done = client.post(add, {"name": "bot", "scopes": "tasks, read:customer", "acts_for": carol.pk, "active": "on"},
                        follow=True)
     assert "shown once, copy it now" in done.content.decode()

@@ -49,12 +49,15 @@ def test_the_fuzzer_finds_no_server_error(live_server, admin_client, api_token, 
     Subscription.objects.create(name="hook", url=httpserver.url_for("/hook"))
     schema = tmp_path / "schema.json"
     schema.write_bytes(admin_client.get("/api/schema/", HTTP_ACCEPT="application/json").content)
-    token = api_token("admin")
+    from golden_helpers import steward
+
+    # Acting for a steward, so fuzzed merges, splits, overrides and task decisions reach the services.
+    token = api_token("admin", acts_for=steward("fuzz"))
     # Real identifiers for the path, so the fuzzed queries and bodies reach the views' logic
     # rather than bouncing off 404s.
     config = tmp_path / "schemathesis.toml"
     config.write_text('[parameters]\n"path.entity_type" = "customer"\n"path.source" = "erp"\n'
-                      f'"path.golden_id" = "{golden.golden_id}"\n"path.source_id" = "E1"\n')
+                      f'"path.golden_id" = "{golden.golden_id}"\n"path.source_id" = "E1"\n"path.attribute" = "city"\n')
     exclude = []
     try:
         import mdm.services.matching  # noqa: F401

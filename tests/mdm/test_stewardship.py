@@ -223,6 +223,7 @@ def test_an_unmerge_moves_the_records_tasks_with_it_and_answers_those_inside_the
     golden, other = golden_of(customer_type, e1, e2), golden_of(customer_type, c9)
     inside, outside = record_task(fresh(e1), fresh(e2)), record_task(fresh(e2), fresh(c9))
     landed = s.unmerge_record(record=e2, steward=steward(), note="a branch")
+    assert members(golden) == [e1.pk] and members(landed) == [e2.pk]
     assert fresh(inside).status == "resolved" and inside.resolution == "not_a_match"
     outside = fresh(outside)
     assert outside.status == "open" and (outside.golden, outside.other_golden) == (landed, other)
