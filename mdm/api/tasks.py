@@ -23,6 +23,8 @@ from mdm.api.common import Conflict, KeysetPage, page_serializer, with_etag
 from mdm.models import EntityType, SourceSystem, StewardTask
 from mdm.services.matching import ensure_explanation
 from mdm.services.stewardship import (
+    CONFLICT_KINDS,
+    PAIR_KINDS,
     StewardActionError,
     TaskAlreadyHandled,
     acting_steward,
@@ -141,10 +143,6 @@ class TaskDetailView(APIView):
         return Response(TaskSerializer(task).data)
 
 
-MATCH_KINDS = (StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL)
-CONFLICT_KINDS = (StewardTask.Kind.ATTRIBUTE_CONFLICT, StewardTask.Kind.PRICE_CONFLICT)
-
-
 class ResolveSerializer(serializers.Serializer):
     action = serializers.ChoiceField(["resolve", "dismiss", "merge", "not_a_match", "pick"], help_text=(
         "resolve: the problem was fixed (e.g. at the source); dismiss: nothing to do. "
@@ -196,7 +194,7 @@ class TaskResolveView(APIView):
                 close_task(task, steward=request.user, resolution=resolution, note=note,
                            dismiss=action == "dismiss", expected_version=version)
             elif action in ("merge", "not_a_match"):
-                self._require_kind(task, MATCH_KINDS, action)
+                self._require_kind(task, PAIR_KINDS, action)
                 steward, note = acting_steward(request.user, note)
                 answer_match_task(task, merge=action == "merge", steward=steward, survivor=fields.get("survivor", ""),
                                   note=note, expected_version=version)

@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 Status = GoldenRecord.Status
 TaskStatus = StewardTask.Status
 PAIR_KINDS = (StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL)
+CONFLICT_KINDS = (StewardTask.Kind.ATTRIBUTE_CONFLICT, StewardTask.Kind.PRICE_CONFLICT)
 # Resolutions that close a task as "dismissed" (nothing was changed); any
 # other resolution closes it as "resolved".
 DISMISSALS = {"dismissed", "not_a_problem", "duplicate"}
@@ -586,7 +587,7 @@ def resolve_conflict(*, task: StewardTask, steward, value=None, record_id: int |
         raise StewardActionError("Give a reason; it is kept with the override.")
     if (value is None) == (record_id is None):
         raise StewardActionError("Pick one source record's value or type a value (one of the two).")
-    if task.kind not in (StewardTask.Kind.ATTRIBUTE_CONFLICT, StewardTask.Kind.PRICE_CONFLICT):
+    if task.kind not in CONFLICT_KINDS:
         raise StewardActionError(f"A {task.get_kind_display().lower()} task is not a value conflict.")
     if task.golden_id is None:
         raise StewardActionError(f"Task #{task.pk} is not about a golden record any more.")
@@ -883,8 +884,7 @@ def _retarget_tasks(entity, retired_pks: list[int], survivor: GoldenRecord, stew
     open_tasks = StewardTask.objects.filter(status=TaskStatus.OPEN)
     involved = [survivor.pk, *retired_pks]
     open_tasks.filter(kind__in=PAIR_KINDS, golden_id__in=involved, other_golden_id__in=involved).update(**closing)
-    open_tasks.filter(kind__in=[StewardTask.Kind.ATTRIBUTE_CONFLICT, StewardTask.Kind.PRICE_CONFLICT],
-                      golden_id__in=retired_pks).update(
+    open_tasks.filter(kind__in=CONFLICT_KINDS, golden_id__in=retired_pks).update(
         status=TaskStatus.DISMISSED, resolution="golden_retired", resolved_at=now,
         resolution_note=f"merged into {survivor.golden_id}", version=F("version") + 1, updated_at=now)
     open_tasks.filter(golden_id__in=retired_pks).update(golden=survivor, version=F("version") + 1, updated_at=now)
