@@ -283,6 +283,11 @@ def _answer_within_one_golden(task: StewardTask, golden: GoldenRecord, *, merge:
         if merge:
             _set_decisions(entity, [(first.pk, second.pk)], MatchDecision.State.MATCH, steward,
                            note or "match confirmed by a steward")
+            # Nothing moves, but the judgement belongs in the record's history.
+            golden_service.recompute(entity, [locked.pk], reason=GoldenRecordVersion.Reason.MERGE,
+                                     actor=steward.get_username(), note=note or "match confirmed",
+                                     force_version=True)
+            locked.refresh_from_db()
             return locked
         return unmerge_record(record=second, steward=steward, note=note or "not a match (steward)")
 

@@ -355,8 +355,10 @@ def test_a_match_task_inside_one_golden_record_is_confirmed_or_separated(custome
                                           dedupe_key=f"in:{record.pk}:{other.pk}", title="same?")
 
     confirm = task(e1, c1)
-    assert s.answer_match_task(confirm, merge=True, steward=steward()) == golden
+    assert s.answer_match_task(confirm, merge=True, steward=steward("ivy")) == golden
     assert decisions()[(e1.pk, c1.pk)] == ("match", "steward") and fresh(confirm).resolution == "merged"
+    last = GoldenRecordVersion.objects.filter(golden=golden).order_by("-version").first()
+    assert (last.reason, last.actor, last.note) == ("merge", "ivy", "match confirmed")
     separate = task(e1, c2)
     apart = s.answer_match_task(separate, merge=False, steward=steward(), note="a branch")
     assert members(apart) == [c2.pk] and members(golden) == [e1.pk, c1.pk]
