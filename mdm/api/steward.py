@@ -14,13 +14,19 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mdm.api.common import Conflict, EntityScope
+from mdm.api.golden import GoldenRecordSerializer
 from mdm.models import GoldenRecord, SourceRecord
 from mdm.representation import for_payload, payloads_for
 from mdm.services.stewardship import (
@@ -33,7 +39,8 @@ from mdm.services.stewardship import (
     unmerge_record,
 )
 
-RESPONSES = {400: OpenApiResponse(description="The action was refused; `detail` says why."),
+RESPONSES = {200: GoldenRecordSerializer,
+             400: OpenApiResponse(description="The action was refused; `detail` says why."),
              403: OpenApiResponse(), 404: OpenApiResponse(),
              409: OpenApiResponse(description="The golden record changed since `version`.")}
 
@@ -120,7 +127,7 @@ class StewardActionView(APIView):
 class GoldenMergeView(StewardActionView):
     """Merge other golden records into this one: their records join it and their IDs retire to it."""
 
-    @extend_schema(tags=["steward actions"], request=MergeSerializer, responses={200: dict, **RESPONSES})
+    @extend_schema(tags=["steward actions"], request=MergeSerializer, responses=RESPONSES)
     def post(self, request, entity_type: str, golden_id: str):
         data = MergeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -134,7 +141,7 @@ class GoldenMergeView(StewardActionView):
 class GoldenUnmergeView(StewardActionView):
     """Take one source record out of this golden record; answers the golden record it lands in."""
 
-    @extend_schema(tags=["steward actions"], request=UnmergeSerializer, responses={200: dict, **RESPONSES})
+    @extend_schema(tags=["steward actions"], request=UnmergeSerializer, responses=RESPONSES)
     def post(self, request, entity_type: str, golden_id: str):
         data = UnmergeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -149,7 +156,8 @@ class GoldenSplitView(StewardActionView):
     """Split this golden record into groups of its source records; answers one golden record per group."""
 
     @extend_schema(tags=["steward actions"], request=SplitSerializer,
-                   responses={200: OpenApiResponse(description="{results: [golden record, …]}"), **RESPONSES})
+                   responses={**RESPONSES, 200: inline_serializer(
+                       "SplitResult", {"results": GoldenRecordSerializer(many=True)})})
     def post(self, request, entity_type: str, golden_id: str):
         data = SplitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -169,7 +177,7 @@ class GoldenSplitView(StewardActionView):
 class GoldenOverrideView(StewardActionView):
     """A steward's value for one attribute (wins over every source until cleared), or clear it."""
 
-    @extend_schema(tags=["steward actions"], request=OverrideSerializer, responses={200: dict, **RESPONSES})
+    @extend_schema(tags=["steward actions"], request=OverrideSerializer, responses=RESPONSES)
     def put(self, request, entity_type: str, golden_id: str, attribute: str):
         data = OverrideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -180,7 +188,7 @@ class GoldenOverrideView(StewardActionView):
             reason=f"{note} {fields['reason']}".strip(), steward=steward))
         return Response(self.body([self.target])[0])
 
-    @extend_schema(tags=["steward actions"], request=None, responses={200: dict, **RESPONSES},
+    @extend_schema(tags=["steward actions"], request=None, responses=RESPONSES,
                    parameters=[OpenApiParameter("reason", str, description="Why the override goes (kept in history)."),
                                OpenApiParameter("version", int)])
     def delete(self, request, entity_type: str, golden_id: str, attribute: str):
