@@ -462,6 +462,7 @@ def undo_merge(*, survivor: GoldenRecord, absorbed: GoldenRecord, records: Seque
         SourceRecord.objects.filter(pk__in=records).update(golden=former)
         GoldenRecord.objects.filter(pk=former.pk).update(status=Status.ACTIVE, merged_into=None)
         _realign_pair_tasks(records)
+        _reopen_answered_by_merge(current, records, remaining, task)
         if task is not None:
             reopened = StewardTask.objects.filter(pk=task.pk, status=TaskStatus.RESOLVED, resolution="merged") \
                 .exclude(dedupe_key__in=StewardTask.objects.filter(status=TaskStatus.OPEN).values("dedupe_key")) \
@@ -912,6 +913,24 @@ def _realign_pair_tasks(record_ids: Sequence[int]) -> None:
                                kind__in=PAIR_KINDS).update(
         golden=_golden_now("record_id", "golden_id"), other_golden=_golden_now("other_record_id", "other_golden_id"),
         version=F("version") + 1, updated_at=timezone.now())
+
+
+def _reopen_answered_by_merge(survivor: GoldenRecord, records: Sequence[int], remaining: Sequence[int],
+                              task: StewardTask | None) -> None:
+    """Match tasks across the two sides that the merge closed as answered (``_retarget_tasks``) are
+    open questions again once it is undone; they name the golden records their records are in now."""
+    across = (Q(record_id__in=list(records), other_record_id__in=list(remaining))
+              | Q(record_id__in=list(remaining), other_record_id__in=list(records)))
+    answered = StewardTask.objects.filter(
+        across, status=TaskStatus.RESOLVED, resolution="merged", kind__in=PAIR_KINDS,
+        resolution_note=f"answered by the merge into {survivor.golden_id}",
+    ).exclude(dedupe_key__in=StewardTask.objects.filter(status=TaskStatus.OPEN).values("dedupe_key"))
+    if task is not None:
+        answered = answered.exclude(pk=task.pk)
+    answered.update(status=TaskStatus.OPEN, resolution="", resolution_note="", resolved_at=None, resolved_by=None,
+                    golden=_golden_now("record_id", "golden_id"),
+                    other_golden=_golden_now("other_record_id", "other_golden_id"),
+                    version=F("version") + 1, updated_at=timezone.now())
 
 
 def _golden_now(record_field: str, golden_field: str):

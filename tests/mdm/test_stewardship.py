@@ -216,6 +216,19 @@ def test_undoing_a_merge_gives_the_tasks_the_merge_retargeted_back_to_the_revive
     assert elsewhere.status == "open" and (elsewhere.golden, elsewhere.other_golden) == (second, fresh(third).golden)
 
 
+def test_undoing_a_merge_reopens_the_other_questions_the_merge_had_answered(customer_type, erp, crm):
+    e1, = ingest(erp, customer_type, {"id": "E1", "name": "Acme"})
+    c1, c2 = ingest(crm, customer_type, {"id": "C1", "name": "ACME"}, {"id": "C2", "name": "Acme Inc"})
+    first, second = golden_of(customer_type, e1), golden_of(customer_type, c1, c2)
+    asked, also = record_task(fresh(e1), fresh(c1)), record_task(fresh(e1), fresh(c2))
+    moved = members(second)
+    s.merge_goldens(survivor=first, others=[second], steward=steward(), task=asked)
+    assert fresh(also).status == "resolved" and also.resolution_note.startswith("answered by the merge")
+    s.undo_merge(survivor=first, absorbed=second, records=moved, steward=steward(), task=asked)
+    for task in (fresh(asked), fresh(also)):
+        assert task.status == "open" and {task.golden_id, task.other_golden_id} == {first.pk, second.pk}
+
+
 def test_an_unmerge_moves_the_records_tasks_with_it_and_answers_those_inside_the_old_golden_record(
         customer_type, erp, crm):
     e1, e2 = ingest(erp, customer_type, {"id": "E1", "name": "Acme"}, {"id": "E2", "name": "Acme West"})
