@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from mdm.models import GoldenRecord, SourceRecord
+from mdm.models import GoldenRecord, SourceRecord, StewardTask
 from mdm.readers import read_json_array
 from mdm.roles import ADMINS, STEWARDS, VIEWERS
 from mdm.services import golden as golden_service
@@ -66,3 +66,12 @@ def members(golden) -> list[int]:
 def fresh(obj):
     obj.refresh_from_db()
     return obj
+
+
+def payment_terms_conflict(entity, erp, crm):
+    """ERP and CRM disagree on payment terms, a critical attribute both are trusted for:
+    ``(golden record, its attribute-conflict task, the CRM record)``."""
+    e1, = ingest(erp, entity, {"id": "E1", "name": "Acme", "payment_terms": "NET30"})
+    c1, = ingest(crm, entity, {"id": "C1", "name": "Acme", "payment_terms": "NET45"})
+    golden = golden_of(entity, e1, c1)
+    return golden, StewardTask.objects.get(kind="attribute_conflict", golden=golden), c1

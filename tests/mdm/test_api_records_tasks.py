@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from golden_helpers import fresh, golden_of, ingest, members, steward
+from golden_helpers import fresh, golden_of, ingest, members, payment_terms_conflict, steward
 from publishing_support import make_golden, source_record
 from rest_framework.test import APIClient
 
@@ -204,16 +204,8 @@ def test_a_second_decision_on_the_same_task_gets_409_and_changes_nothing(api_tok
     assert fresh(ours).status == fresh(theirs).status == "active"
 
 
-@pytest.fixture
-def payment_terms_conflict(customer_type, erp, crm):
-    e1, = ingest(erp, customer_type, {"id": "E1", "name": "Acme", "payment_terms": "NET30"})
-    c1, = ingest(crm, customer_type, {"id": "C1", "name": "Acme", "payment_terms": "NET45"})
-    golden = golden_of(customer_type, e1, c1)
-    return golden, StewardTask.objects.get(kind="attribute_conflict", golden=golden), c1
-
-
-def test_a_client_resolves_a_conflict_with_a_sources_value_or_a_typed_one(api_token, payment_terms_conflict):
-    golden, task, crm_record = payment_terms_conflict
+def test_a_client_resolves_a_conflict_with_a_sources_value_or_a_typed_one(api_token, customer_type, erp, crm):
+    golden, task, crm_record = payment_terms_conflict(customer_type, erp, crm)
     bot = client_with(api_token("tasks", "read:customer", acts_for=steward("grace")))
     no_reason = decide(bot, task, action="pick", record_id=crm_record.pk)
     assert no_reason.status_code == 400 and "reason" in str(no_reason.json()["note"])

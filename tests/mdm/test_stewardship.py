@@ -3,7 +3,16 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from golden_helpers import admin, fresh, golden_of, ingest, members, steward, viewer
+from golden_helpers import (
+    admin,
+    fresh,
+    golden_of,
+    ingest,
+    members,
+    payment_terms_conflict,
+    steward,
+    viewer,
+)
 
 from mdm.models import (
     ChangeEvent,
@@ -388,11 +397,7 @@ def test_only_match_tasks_are_answered_as_matches(conflicted):
 
 @pytest.fixture
 def conflicted(customer_type, erp, crm):
-    """ERP and CRM disagree on payment terms, a critical attribute both are trusted for."""
-    e1, = ingest(erp, customer_type, {"id": "E1", "name": "Acme", "payment_terms": "NET30"})
-    c1, = ingest(crm, customer_type, {"id": "C1", "name": "Acme", "payment_terms": "NET45"})
-    golden = golden_of(customer_type, e1, c1)
-    return golden, StewardTask.objects.get(kind="attribute_conflict", golden=golden), c1
+    return payment_terms_conflict(customer_type, erp, crm)
 
 
 def test_resolving_a_conflict_with_a_sources_value_overrides_and_closes_it(conflicted):
