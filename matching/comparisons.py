@@ -42,11 +42,86 @@ __all__ = [
     "Record",
     "RecordTable",
     "TFTable",
+    "abbreviation_score",
     "compute_levels",
     "evaluate_condition",
 ]
 
 Record = tuple  # (record_id: int, source: str, attributes: Mapping[str, Any])
+
+def _is_abbreviation(short: str, long: str) -> bool:
+    """``short`` written as an abbreviation of ``long``: its letters in order ("sfty" / "safety")."""
+    pos = 0
+    for ch in short:
+        pos = long.find(ch, pos) + 1
+        if not pos:
+            return False
+    return True
+
+
+_Parts = tuple  # (words, every word and adjacent pair run together, those of letters only by first letter)
+
+
+def _abbreviation_parts(text: str) -> _Parts:
+    """Words (single letters left out); every word and adjacent pair run together
+    ("hivis" meets "hi visibility", "sd" "self drilling"); those of letters only by first letter."""
+    words = tuple(t for t in text.split() if len(t) > 1)
+    units = words + tuple(a + b for a, b in zip(words, words[1:]))
+    by_letter: dict[str, list[str]] = {}
+    for u in units:
+        if u.isalpha():
+            by_letter.setdefault(u[0], []).append(u)
+    return words, frozenset(units), {k: tuple(v) for k, v in by_letter.items()}
+
+
+def _covered(word: str, units: frozenset[str], by_letter: dict[str, tuple[str, ...]]) -> bool:
+    if word in units:
+        return True
+    if not word.isalpha():
+        return False  # numbers and sizes agree exactly or not at all
+    for u in by_letter.get(word[0], ()):
+        if _is_abbreviation(word, u) if len(word) <= len(u) else _is_abbreviation(u, word):
+            return True
+    return False
+
+
+def _abbreviation_score(pa: _Parts, pb: _Parts, cutoff: float = 0.0) -> float:
+    """The score, or 0.0 as soon as it cannot reach ``cutoff`` (most pairs fail on their first word)."""
+    if len(pa[0]) > len(pb[0]):
+        pa, pb = pb, pa
+    words, (_, units, letters) = pa[0], pb
+    n = len(words)
+    if n < 3:
+        return 0.0
+    misses_left = n - math.ceil(cutoff * n - 1e-9)
+    covered = 0
+    for k, word in enumerate(words):
+        if (_covered(word, units, letters)
+                or (k + 1 < n and _covered(word + words[k + 1], units, letters))
+                or (k > 0 and _covered(words[k - 1] + word, units, letters))):
+            covered += 1
+        else:
+            misses_left -= 1
+            if misses_left < 0:
+                return 0.0
+    return covered / n
+
+
+def abbreviation_score(a: str, b: str) -> float:
+    """Share of the shorter text's words that the other text writes in full or abbreviated.
+
+    ERP and WMS item descriptions are abbreviated to fit a 30- or 40-character
+    field ("HIVIS SFTY VST ANSI CL 3"), or cut off ("HI-VISIBILITY SAFETY VEST,
+    ANS"), so token similarity calls them different. A word is covered when it,
+    or it run together with a neighbour, equals or abbreviates (same first
+    letter, letters in order) a word, or two run together, of the other text.
+    Texts of fewer than three words score 0: too little to go on.
+
+        >>> abbreviation_score("hivis sfty vst ansi cl 3 lime", "hi visibility safety vest ans")
+        1.0
+    """
+    return _abbreviation_score(_abbreviation_parts(a), _abbreviation_parts(b))
+
 
 # (scorer, scale, is_distance)
 _SCORERS: dict[str, tuple[Callable, float, bool]] = {
@@ -226,6 +301,11 @@ class Column:
         strings = self.strings
         return self._get("factorized", lambda: self._factorize(
             [None if n else s for n, s in zip(null.tolist(), strings.tolist())]))
+
+    @property
+    def abbreviation_parts(self) -> list:
+        """Per distinct value, its words for :func:`abbreviation_score` (parsed once, not per pair)."""
+        return self._get("abbreviation", lambda: [_abbreviation_parts(u) for u in self.uniques])
 
     def prefix_codes(self, n: int) -> np.ndarray:
         def build():
@@ -487,6 +567,18 @@ def evaluate_condition(cond: Condition, table: RecordTable, I: np.ndarray, J: np
         d = col.days
         with np.errstate(invalid="ignore"):
             return both & (np.abs(d[a_rows] - d[b_rows]) <= cond.threshold + 1e-9)
+    if method == "abbreviation":
+        if cache is None:
+            cache = PairCache(len(I))
+        # cut off at this level's threshold, so kept per threshold
+        arr = cache.get((cond.attribute, method, cond.threshold))
+        todo = pos[both & np.isnan(arr[pos])]
+        if todo.size:
+            parts, codes, cutoff = col.abbreviation_parts, col.codes, cond.threshold
+            arr[todo] = [_abbreviation_score(parts[x], parts[y], cutoff)
+                         for x, y in zip(codes[I[todo]].tolist(), codes[J[todo]].tolist())]
+        with np.errstate(invalid="ignore"):
+            return both & (arr[pos] >= cond.threshold - 1e-6)
     if method == "weighted_jaccard":
         if cache is None:
             cache = PairCache(len(I))

@@ -95,8 +95,11 @@ def _codes_of_text(text: str) -> tuple[str, ...]:
     # Letter-only model numbers ("EFSATB", "MBA-CLR-SEE") are recognisable only by
     # layout: upper-case pieces joined by hyphens, or an upper-case word that is
     # the last " - " segment of a catalog title ("Speaker Stand - EFSATB").
+    # In an all-capitals text (ERP and WMS descriptions) every word is upper-case,
+    # so layout says nothing there: "HI-VISIBILITY" is a word, not a code.
+    mixed_case = text != text.upper()
     segments = [seg.strip() for seg in text.split(" - ")]
-    last = segments[-1] if len(segments) > 1 else ""
+    last = segments[-1] if len(segments) > 1 and mixed_case else ""
     if last and " " not in last and last.isalpha() and last.isupper() and len(last) >= 5:
         letters_only = last.lower()
         if letters_only not in seen:
@@ -112,7 +115,7 @@ def _codes_of_text(text: str) -> tuple[str, ...]:
         joined = "".join(pieces)
         if (len(pieces) == 2 and pieces[0].isdigit() and pieces[1].isalpha() and len(pieces[1]) >= 3):
             continue  # "10-Cup", "24-Port", "3-Pack": a count and a word
-        if (len(pieces) >= 2 and tok.isupper() and joined.isalpha() and len(joined) >= 6
+        if (mixed_case and len(pieces) >= 2 and tok.isupper() and joined.isalpha() and len(joined) >= 6
                 and joined not in seen):
             seen.add(joined)
             out.append(joined)
@@ -124,7 +127,7 @@ def _codes_of_text(text: str) -> tuple[str, ...]:
     # two adjacent tokens when both are written like codes (no lower-case letters).
     # Only plain alphanumeric tokens, one of them a short letter group and the other
     # mixed letters and digits: "XH A1S", "KX TG6512" yes; "USB 2.0", "BRKR 3-POLE" no.
-    for a, b in itertools.pairwise(raw_tokens):
+    for a, b in itertools.pairwise(raw_tokens if mixed_case else ()):
         if not a or not b or not a.isalnum() or not b.isalnum() or a != a.upper() or b != b.upper():
             continue
         short, other = (a, b) if a.isalpha() else (b, a)

@@ -433,8 +433,12 @@ def estimate_lambda(settings: MatchSettings, table: RecordTable, pl: PairLevels,
     any_rule = None
     if settings.prior.rules and len(pl):
         any_rule = np.zeros(len(pl), dtype=bool)
+        same_source = table.sources[pl.I] == table.sources[pl.J]
         for rule in settings.prior.rules:
-            any_rule |= rule_mask(rule, settings, table, pl.I, pl.J, pl.levels)
+            hit = rule_mask(rule, settings, table, pl.I, pl.J, pl.levels)
+            if not rule.within_source:
+                hit &= ~same_source
+            any_rule |= hit
         hits = int(any_rule.sum())
     by_pair: dict[str, float] = {}
     if hits:
@@ -459,10 +463,6 @@ def estimate_lambda(settings: MatchSettings, table: RecordTable, pl: PairLevels,
                 if pairs < 1:
                     continue
                 h = counts[a * k + b]
-                if a == b and settings.clustering.one_per_source:
-                    # believed free of duplicates: look-alikes inside one source are not
-                    # evidence of duplicates there, so the data's count is not used
-                    h = 0
                 by_pair[_pair_key(names[a], names[b])] = float(
                     min(max((h if h else 0.5) / settings.prior.recall / pairs, 1e-12), 0.5))
         info["prior_rule_pairs_by_source"] = {

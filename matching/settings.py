@@ -77,6 +77,7 @@ METHODS: dict[str, tuple[str, str | None]] = {
     "token_set": ("str", "unit"),
     "token_sort": ("str", "unit"),
     "partial_ratio": ("str", "unit"),
+    "abbreviation": ("str", "unit"),         # share of words written in full or abbreviated in the other
     "levenshtein": ("str", "count"),          # distance <= threshold
     "damerau_levenshtein": ("str", "count"),  # distance <= threshold
     "prefix": ("str", "count"),               # first N characters equal
@@ -447,6 +448,10 @@ class PairRule:
     IDs -12. Without a weight (under ``prior.rules``) it only serves to
     estimate the prior: the share of pairs that are surely matches.
     ``levels`` maps a comparison name to the level labels allowed.
+    ``within_source: false`` (prior rules only) leaves out the rule's hits
+    between two records of one source: a model code shared inside one
+    catalog marks a variant of a product family far more often than a
+    duplicate, while the same GTIN twice in one item master is one.
     """
 
     name: str
@@ -454,10 +459,12 @@ class PairRule:
     levels: tuple[tuple[str, tuple[str, ...]], ...] = ()
     weight: float | None = None
     unless: tuple[Condition, ...] = ()
+    within_source: bool = True
 
     @classmethod
     def from_dict(cls, d: Any, path: str, *, weighted: bool) -> PairRule:
-        keys = ("name", "when", "levels", "unless", "weight") if weighted else ("name", "when", "levels", "unless")
+        keys = ("name", "when", "levels", "unless", "weight") if weighted else ("name", "when", "levels", "unless",
+                                                                                "within_source")
         _mapping(d, path, keys, ("name", "weight") if weighted else ("name",))
         name = _str(d["name"], _join(path, "name"), pattern=_NAME_RE, what="a lower-case identifier")
         when_raw = d.get("when") or []
@@ -489,7 +496,10 @@ class PairRule:
         weight = None
         if weighted:
             weight = _num(d["weight"], _join(path, "weight"), lo=-60, hi=60)
-        return cls(name=name, when=when, levels=tuple(levels), weight=weight, unless=unless)
+        within = d.get("within_source", True)
+        if not isinstance(within, bool):
+            raise SettingsError(_join(path, "within_source"), "expected true or false")
+        return cls(name=name, when=when, levels=tuple(levels), weight=weight, unless=unless, within_source=within)
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"name": self.name}
@@ -501,6 +511,8 @@ class PairRule:
             out["unless"] = [c.to_dict() for c in self.unless]
         if self.weight is not None:
             out["weight"] = self.weight
+        if not self.within_source:
+            out["within_source"] = False
         return out
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from matching.comparisons import RecordTable, TFTable, compute_levels
+from matching.comparisons import RecordTable, TFTable, abbreviation_score, compute_levels
 from matching.settings import Comparison, FeatureSpec
 
 
@@ -136,6 +136,34 @@ def test_model_number_sets_from_free_text():
     assert level_of(comp, {"name": "GE Antenna - AV23292"}, {"name": "GE Antenna 23292"}, features) == "contains"
     assert level_of(comp, a, {"name": "Sony Camera - DSCW120"}, features) == "else"
     assert level_of(comp, a, {"name": "Sony turntable"}, features) == "null"
+
+
+@pytest.mark.parametrize("a, b, score", [
+    # an ERP abbreviation against the title cut off at 30 characters by the WMS
+    ("hivis sfty vst ansi cl 3 lime sol sz 3xl", "hi visibility safety vest ans", 1.0),
+    # words run together on either side: "sd" for "self drilling", "cutres" for "cut resistant"
+    ("sd scr ph flt hd 410 ss", "self drilling screw phillips", 1.0),
+    ("cutres glv ansi a2 latex plm", "cut resistant gloves ansi a2 latex palm", 1.0),
+    # numbers agree exactly or not at all
+    ("ppr twl rl 800 ft", "paper towel roll 600 ft", 0.8),
+    ("sony bravia lcd tv", "samsung led monitor", 0.0),
+    # fewer than three words: too little to go on
+    ("ppr twl", "paper towel", 0.0),
+])
+def test_abbreviation_score_counts_words_written_in_full_or_abbreviated(a, b, score):
+    assert abbreviation_score(a, b) == pytest.approx(score)
+    assert abbreviation_score(b, a) == pytest.approx(score)
+
+
+def test_abbreviated_level_catches_what_token_similarity_misses():
+    comp = {"name": "name", "attribute": "t", "levels": [
+        {"label": "null", "method": "null"},
+        {"label": "tokens_0.5", "method": "token_set", "threshold": 0.5},
+        {"label": "abbreviated", "method": "abbreviation", "threshold": 0.9},
+        {"label": "else", "method": "else"}]}
+    erp = {"t": "mp grs fd gr h1 nlgi 2 120 lb keg"}
+    assert level_of(comp, erp, {"t": "multi purpose grease food gra"}) == "abbreviated"
+    assert level_of(comp, erp, {"t": "multi purpose cleaner glass"}) == "else"
 
 
 def test_tf_frequency_is_reported_for_tf_levels_only():

@@ -215,6 +215,22 @@ def test_prior_is_estimated_per_pair_of_sources():
     assert model.prior_for("crm", "new_source") == model.lambda_
 
 
+def test_a_prior_rule_can_leave_out_its_hits_inside_one_source():
+    recs, _ = people()
+    # the CRM holds some of its records twice, phone and all
+    twice = [(10_000 + rid, src, dict(attrs)) for rid, src, attrs in recs[:80] if src == "crm" and attrs["phone"]]
+    table = RecordTable(recs + twice)
+    rule = {"name": "phone", "levels": {"phone": ["exact"]}}
+    counted = people_settings(prior={"rules": [rule], "recall": 0.8})
+    left_out = people_settings(prior={"rules": [dict(rule, within_source=False)], "recall": 0.8})
+    with_dups = train_model(counted, table, generate_pairs(counted, table))
+    without = train_model(left_out, table, generate_pairs(left_out, table))
+    assert with_dups.training["prior_rule_pairs_by_source"]["crm|crm"] == len(twice)
+    assert "crm|crm" not in without.training["prior_rule_pairs_by_source"]
+    assert without.prior_for("crm", "crm") < with_dups.prior_for("crm", "crm") / 10
+    assert without.prior_for("crm", "erp") == pytest.approx(with_dups.prior_for("crm", "erp"))
+
+
 def test_a_trained_model_is_a_plain_dict_that_scores_the_same_after_a_round_trip():
     recs, _ = people()
     s = people_settings()

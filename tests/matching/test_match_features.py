@@ -38,6 +38,21 @@ def test_quantities_and_sizes_are_not_model_numbers(text):
     assert model_numbers(text) == frozenset()
 
 
+@pytest.mark.parametrize("text", [
+    "HI-VISIBILITY SAFETY VEST, ANSI",
+    "CUTRES GLV ANSI A2 LATEX PLM SZ 2XL",
+    "SPEAKER STAND - SATELLITE",
+])
+def test_an_all_capitals_description_has_no_codes_by_layout_alone(text):
+    # In ERP and WMS descriptions every word is upper-case, so an upper-case,
+    # hyphenated or trailing word is just a word there.
+    assert model_numbers(text) == frozenset()
+
+
+def test_an_all_capitals_description_still_yields_codes_with_digits():
+    assert "3238b001" in model_numbers("CANON XH A1S CAMCORDER - 3238B001")
+
+
 def test_colour_suffixes_are_cut_so_variant_spellings_meet():
     assert model_bases("Sony Speaker System - SRSA212BK") & model_bases("Computer Speakers - SRSA212/BLK")
     assert "nnh965" in model_bases("Panasonic Microwave - NNH965WH") & model_bases("Panasonic NN-H965WF Microwave")

@@ -136,6 +136,19 @@ def test_one_per_source_accepts_true_false_or_unless_certain():
     assert error_of(minimal(clustering={"one_per_source": "yes"})).path == "clustering.one_per_source"
 
 
+def test_a_prior_rule_may_leave_out_pairs_inside_one_source():
+    rule = {"name": "same_code", "levels": {"name": ["exact"]}, "within_source": False}
+    settings = MatchSettings.from_dict(minimal(prior={"rules": [rule]}))
+    assert settings.prior.rules[0].within_source is False
+    assert MatchSettings.from_dict(settings.to_dict()).prior.rules[0].within_source is False
+    assert "within_source" not in MatchSettings.from_dict(minimal(prior={"rules": [
+        {"name": "same_code", "levels": {"name": ["exact"]}}]})).to_dict()["prior"]["rules"][0]
+    assert error_of(minimal(prior={"rules": [dict(rule, within_source="no")]})).path == "prior.rules[0].within_source"
+    # evidence rules weigh every pair they hold for; the option is the prior's only
+    assert error_of(minimal(rules=[{"name": "r", "levels": {"name": ["exact"]}, "weight": 3,
+                                    "within_source": False}])).path == "rules[0].within_source"
+
+
 def test_referenced_attributes_name_record_attributes_not_features():
     d = minimal(features=[{"name": "name__codes", "kind": "model_numbers", "from": ["name", "description"]}])
     d["comparisons"].append({"name": "codes", "template": "model_numbers", "attribute": "name__codes"})
