@@ -29,7 +29,5 @@ def golden_records_changed(entity: EntityType, golden_pks: Sequence[int], *, rea
     if linked:
         hierarchy.refresh_relationships(entity, golden_pks, records=members)
     if priced:
-        arrivals = None if members is None else \
-            [(r["source_system_id"], r["source_id"], entity.code) for r in members if not r["deleted"]]
         prices.reresolve_prices_for_goldens(golden_pks, entity=entity, rule_change=reason == RULE_CHANGE,
-                                            arrivals=arrivals)
+                                            members=members)

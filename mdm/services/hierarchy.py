@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.fields.json import KT
 
 from mdm.models import EntityType, GoldenRecord, GoldenRelationship, SourceRecord
@@ -53,12 +53,13 @@ def has_relationships(entity: EntityType) -> bool:
 
 def member_rows(entity: EntityType, golden_pks: Sequence[int]) -> list[dict]:
     """The records of these golden records, deleted ones too (links pointing at them must
-    let go): id, golden_id, source_system_id, source_id, deleted and each reference
-    attribute's value as ``ref_<name>``. Read once for both sides of the hierarchy and
-    for the prices waiting for these records."""
+    let go): id, golden_id, source_system_id, source_id, deleted, the golden record's
+    status as ``golden_status`` and each reference attribute's value as ``ref_<name>``.
+    Read once for both sides of the hierarchy and for the prices waiting for these records."""
     annotations = {f"ref_{name}": KT(f"attributes__{name}") for name, _, _ in relationship_attributes(entity)}
     return list(SourceRecord.objects.filter(golden_id__in=list(golden_pks)).order_by()
-                .values("id", "golden_id", "source_system_id", "source_id", "deleted", **annotations))
+                .values("id", "golden_id", "source_system_id", "source_id", "deleted",
+                        golden_status=F("golden__status"), **annotations))
 
 
 def refresh_relationships(entity: EntityType, golden_pks: Iterable[int], records: list[dict] | None = None) -> int:
@@ -117,32 +118,41 @@ def _resolve_parent_side(entity: EntityType, pks: list[int], incoming, rows: lis
     touched = 0
     records = [(r["id"], r["golden_id"], r["source_system_id"], r["source_id"], r["deleted"]) for r in rows]
     current = {rid: (None if deleted else golden_pk) for rid, golden_pk, _, _, deleted in records}
-    survivors = _survivors({g for g in current.values() if g})
-    stale = (GoldenRelationship.objects.filter(Q(parent_record_id__in=list(current)) | Q(parent_id__in=pks))
-             .values_list("id", "parent_record_id", "parent_id"))
+    # Members of a retired golden record are the exception (they move to the
+    # survivor): look survivors up only when the rows show one.
+    live = {g for g in current.values() if g}
+    retired = {r["golden_id"] for r in rows if r.get("golden_status", GoldenRecord.Status.RETIRED)
+               == GoldenRecord.Status.RETIRED} & live
+    survivors = _survivors(retired) if retired else {}
+    # Links pointing at these records or golden records, and references that
+    # were waiting for these records to arrive: one query for both.
+    by_key = {(source, sid): (rid, current[rid]) for rid, _, source, sid, deleted in records if not deleted}
+    entity_ids = {e.pk for e, _, _ in incoming}
+    attributes = {name for _, name, _ in incoming}
+    pointing = Q(parent_record_id__in=list(current)) | Q(parent_id__in=pks)
+    if by_key:
+        pointing |= Q(parent_record__isnull=True, entity_type_id__in=entity_ids, attribute__in=attributes,
+                      parent_ref__in=sorted({sid for _, sid in by_key}))
+    links = GoldenRelationship.objects.filter(pointing).values_list(
+        "id", "parent_record_id", "parent_id", "entity_type_id", "attribute", "parent_source_id", "parent_ref")
     updates: dict[int | None, list[int]] = defaultdict(list)
-    for row_id, parent_record, parent in stale:
+    arrived = []
+    for row_id, parent_record, parent, entity_id, attribute, source, ref in links:
+        hit = by_key.get((source, ref)) if parent_record is None else None
+        if hit and entity_id in entity_ids and attribute in attributes:
+            arrived.append((row_id, *hit))
+            continue
+        if parent_record not in current and parent not in pks:
+            continue  # a waiting reference to another record with the same ID elsewhere
         golden_pk = current.get(parent_record) if parent_record in current else _golden_of(parent_record)
         golden_pk = survivors.get(golden_pk, golden_pk)
         if golden_pk != parent:
             updates[golden_pk].append(row_id)
     for golden_pk, row_ids in updates.items():
         touched += GoldenRelationship.objects.filter(pk__in=row_ids).update(parent_id=golden_pk)
-    # References that were waiting for these records to arrive.
-    by_key = {(source, sid): (rid, current[rid]) for rid, _, source, sid, deleted in records if not deleted}
-    if by_key:
-        entity_ids = [e.pk for e, _, _ in incoming]
-        attributes = {name for _, name, _ in incoming}
-        waiting = GoldenRelationship.objects.filter(
-            parent_record__isnull=True, entity_type_id__in=entity_ids, attribute__in=attributes,
-            parent_ref__in=sorted({sid for _, sid in by_key}),
-        ).values_list("id", "parent_source_id", "parent_ref")
-        for row_id, source, ref in waiting:
-            hit = by_key.get((source, ref))
-            if hit:
-                record_id, golden_pk = hit
-                touched += GoldenRelationship.objects.filter(pk=row_id).update(
-                    parent_record_id=record_id, parent_id=survivors.get(golden_pk, golden_pk))
+    for row_id, record_id, golden_pk in arrived:
+        touched += GoldenRelationship.objects.filter(pk=row_id).update(
+            parent_record_id=record_id, parent_id=survivors.get(golden_pk, golden_pk))
     return touched
 
 

@@ -44,7 +44,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from mdm.models import (
     EntityType,
@@ -213,16 +213,16 @@ def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, 
 
 def reresolve_prices_for_goldens(golden_pks: Iterable[int], *, entity: EntityType | None = None,
                                  rule_change: bool = False, actor: str = "system",
-                                 arrivals: list[tuple[int, str, str]] | None = None) -> list[int]:
+                                 members: list[dict] | None = None) -> list[int]:
     """Re-resolve the price records that reference records of these customer/product golden records.
 
     Covers prices pointing at records that moved (merge, split, unmerge,
     re-match), at golden records whose unit conversions changed, and prices
     whose reference was waiting for one of these records to arrive. After a
     rule change only a product's unit conversion can matter, so only prices
-    of those products are looked at. ``arrivals``: the (source system id, source ID,
-    entity code) of the active records of these golden records, when the caller
-    has read them already.
+    of those products are looked at. ``members``: the records of these golden
+    records, deleted ones too (``mdm.services.hierarchy.member_rows``), when
+    the caller has read them already.
     """
     pks = sorted(set(golden_pks))
     if not pks:
@@ -230,45 +230,55 @@ def reresolve_prices_for_goldens(golden_pks: Iterable[int], *, entity: EntityTyp
     touched = []
     for price_entity in price_entities():
         settings = PriceSettings.of(price_entity)
-        roles = []
-        if entity is None or entity.code == settings.customer_entity:
-            roles.append("customer")
-        if entity is None or entity.code == settings.product_entity:
-            roles.append("product")
+        codes = {"customer": settings.customer_entity, "product": settings.product_entity}
+        roles = [role for role, code in codes.items() if entity is None or entity.code == code]
         if rule_change:
             roles = [r for r in roles if r == "product"]
         if not roles:
             continue
-        query = Q()
-        for role in roles:
-            query |= Q(**{f"{role}_golden_id__in": pks}) | Q(**{f"{role}_record__golden_id__in": pks})
-        record_ids = set(PriceResolution.objects.filter(query, entity_type=price_entity)
-                         .values_list("record_id", flat=True))
-        if not rule_change:
-            if arrivals is None:
-                arrivals = list(SourceRecord.objects.filter(golden_id__in=pks, deleted=False).order_by()
-                                .values_list("source_system_id", "source_id", "entity_type__code"))
-            record_ids |= _waiting_for(price_entity, settings, roles, arrivals)
+        if members is None:
+            members = list(SourceRecord.objects.filter(golden_id__in=pks).order_by()
+                           .values("id", "source_system_id", "source_id", "deleted", entity_code=F("entity_type__code")))
+        record_ids = _pointing_or_waiting(price_entity, roles, codes, pks, members, entity,
+                                          waiting=not rule_change)
         if record_ids:
             touched += resolve_price_records(price_entity, record_ids, actor=actor)
     return touched
 
 
-def _waiting_for(price_entity, settings: PriceSettings, roles, arrivals) -> set[int]:
-    """Price records whose unresolved reference names one of ``arrivals``, records now in
-    the golden records being re-resolved."""
-    found = set()
-    if not arrivals:
-        return found
+def _pointing_or_waiting(price_entity, roles, codes, pks, members, entity, *, waiting: bool) -> set[int]:
+    """Price records pointing at these golden records or their records, or (``waiting``)
+    whose unresolved reference names one of their active records (the source's own ID).
+
+    One query of conditions each on an index of the one table: a condition
+    through a join inside an OR would make PostgreSQL read every price.
+    """
+    pk_set = set(pks)
+    member_ids = {m["id"] for m in members}
+    wanted: dict[str, set[tuple[int, str]]] = {}
+    query = Q()
     for role in roles:
-        code = settings.customer_entity if role == "customer" else settings.product_entity
-        wanted = {(source, sid) for source, sid, entity_code in arrivals if entity_code == code}
-        if not wanted:
-            continue
-        rows = PriceResolution.objects.filter(
-            entity_type=price_entity, **{f"{role}_record__isnull": True, f"{role}_ref__in": sorted({s for _, s in wanted})},
-        ).values_list("record_id", "record__source_system_id", f"{role}_ref")
-        found |= {rid for rid, source, ref in rows if (source, ref) in wanted}
+        query |= Q(**{f"{role}_golden_id__in": pks})
+        if member_ids:
+            query |= Q(**{f"{role}_record_id__in": sorted(member_ids)})
+        if waiting:
+            keys = {(m["source_system_id"], m["source_id"]) for m in members if not m["deleted"]
+                    and m.get("entity_code", entity.code if entity else None) == codes[role]}
+            if keys:
+                wanted[role] = keys
+                query |= Q(**{f"{role}_record__isnull": True, f"{role}_ref__in": sorted({sid for _, sid in keys})})
+    fields = ["record_id", "record__source_system_id"]
+    for role in roles:
+        fields += [f"{role}_record_id", f"{role}_golden_id", f"{role}_ref"]
+    found = set()
+    for row in PriceResolution.objects.filter(query, entity_type=price_entity).values_list(*fields):
+        record_id, source = row[0], row[1]
+        for k, role in enumerate(roles):
+            ref_record, ref_golden, ref = row[2 + 3 * k:5 + 3 * k]
+            if (ref_golden in pk_set or ref_record in member_ids
+                    or (ref_record is None and (source, ref) in wanted.get(role, ()))):
+                found.add(record_id)
+                break
     return found
 
 

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from golden_helpers import fresh, golden_of, ingest, steward
 
 from mdm.models import PriceResolution, SourceRecord, StewardTask
 from mdm.services import stewardship
 from mdm.services.entity_config import EntityConfigInvalid, check_entity_config
-from mdm.services.prices import resolve_price_records, window_clusters
+from mdm.services.prices import reresolve_prices_for_goldens, resolve_price_records, window_clusters
 from mdm.services.stewardship import StewardActionError
 
 pytestmark = pytest.mark.django_db
@@ -97,6 +100,33 @@ def test_an_unknown_reference_is_kept_with_a_note_and_resolves_when_the_record_a
     golden.refresh_from_db()
     assert golden.values["customer"] == newcomer.golden_id and "data_quality" not in golden.values
     assert PriceResolution.objects.get(record=early).customer_golden == newcomer
+
+
+def test_a_changed_customer_finds_its_prices_through_indexes_not_by_reading_every_price(
+        price_type, customer_type, acme, gloves, erp):
+    if connection.vendor != "postgresql":
+        pytest.skip("reads PostgreSQL's plan")
+    price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="120", uom="CS")
+    # Every match of a customer looks its prices up: among a distributor's
+    # thousands of prices, that must not read them all.
+    now = timezone.now()
+    others = SourceRecord.objects.bulk_create([
+        SourceRecord(entity_type=price_type, source_system=erp, source_id=f"X{i}", raw="{}", content_hash="x",
+                     received_at=now, created_at=now, needs_match=False) for i in range(3000)])
+    PriceResolution.objects.bulk_create([
+        PriceResolution(record=r, entity_type=price_type, customer_ref=f"C{i}", product_ref="P1", key=f"k{i}")
+        for i, r in enumerate(others)])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE mdm_priceresolution")
+    with CaptureQueriesContext(connection) as queries:
+        touched = reresolve_prices_for_goldens([acme.pk], entity=customer_type)
+    assert touched  # E1 re-resolved
+    # the first read of the resolutions is the lookup; re-resolving E1 follows it
+    lookup = next(q["sql"] for q in queries if 'FROM "mdm_priceresolution"' in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + lookup)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "price_res_customer_golden" in plan and "price_res_customer_record" in plan, plan
 
 
 def test_merging_customers_regroups_their_prices_and_unmerging_separates_them_again(
