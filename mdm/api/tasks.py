@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from mdm.api.auth import HasScope, user_has_scope
 from mdm.api.common import Conflict, KeysetPage, page_serializer, with_etag
-from mdm.models import EntityType, SourceSystem, StewardTask
+from mdm.models import EntityType, GoldenRecord, SourceSystem, StewardTask
 from mdm.services.matching import ensure_explanation
 from mdm.services.stewardship import (
     CONFLICT_KINDS,
@@ -84,7 +84,11 @@ class TaskFilter(django_filters.FilterSet):
         fields = ["status", "kind", "entity_type", "golden_id", "source", "assignee", "updated_since"]
 
     def filter_golden(self, queryset, name, value):
-        return queryset.filter(Q(golden__golden_id=value) | Q(other_golden__golden_id=value))
+        # The golden record's key first: a join inside the OR would read every task.
+        golden = GoldenRecord.objects.filter(golden_id=value).values_list("pk", flat=True).first()
+        if golden is None:
+            return queryset.none()
+        return queryset.filter(Q(golden_id=golden) | Q(other_golden_id=golden))
 
     def filter_source(self, queryset, name, value):
         system = SourceSystem.objects.filter(code=value).values_list("pk", flat=True).first()

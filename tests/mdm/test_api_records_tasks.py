@@ -92,6 +92,20 @@ def test_tasks_are_listed_by_the_source_system_they_concern(api_token, customer_
     assert ids("nowhere") == []
 
 
+def test_tasks_about_a_golden_record_include_those_where_it_is_the_other_side(api_token, customer_type, erp, crm):
+    ours = make_golden(customer_type, source_record(customer_type, erp, "E7", name="Harbor Supply"))
+    theirs = make_golden(customer_type, source_record(customer_type, crm, "C7", name="Harbor Supplies"))
+    pair = StewardTask.objects.create(kind="possible_match", entity_type=customer_type, golden=ours,
+                                      other_golden=theirs, dedupe_key="m1", title="Harbor", priority=50)
+    bot = client_with(api_token("tasks", "read:customer"))
+
+    def ids(golden_id):
+        return [t["id"] for t in bot.get("/api/v1/tasks", {"golden_id": golden_id}).json()["results"]]
+
+    assert ids(ours.golden_id) == ids(theirs.golden_id) == [pair.pk]
+    assert ids("CUS-999999") == []
+
+
 def test_automation_closes_a_task_once_with_an_optimistic_lock(api_token, tasks):
     conflict, _, _ = tasks
     bot = client_with(api_token("tasks", "read:customer"))
