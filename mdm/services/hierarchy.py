@@ -129,6 +129,7 @@ def _resolve_parent_side(entity: EntityType, pks: list[int], incoming, rows: lis
     by_key = {(source, sid): (rid, current[rid]) for rid, _, source, sid, deleted in records if not deleted}
     entity_ids = {e.pk for e, _, _ in incoming}
     attributes = {name for _, name, _ in incoming}
+    pk_set = set(pks)
     pointing = Q(parent_record_id__in=list(current)) | Q(parent_id__in=pks)
     if by_key:
         pointing |= Q(parent_record__isnull=True, entity_type_id__in=entity_ids, attribute__in=attributes,
@@ -142,7 +143,7 @@ def _resolve_parent_side(entity: EntityType, pks: list[int], incoming, rows: lis
         if hit and entity_id in entity_ids and attribute in attributes:
             arrived.append((row_id, *hit))
             continue
-        if parent_record not in current and parent not in pks:
+        if parent_record not in current and parent not in pk_set:
             continue  # a waiting reference to another record with the same ID elsewhere
         golden_pk = current.get(parent_record) if parent_record in current else _golden_of(parent_record)
         golden_pk = survivors.get(golden_pk, golden_pk)
