@@ -191,12 +191,17 @@ def is_price_entity(entity: EntityType) -> bool:
 # Resolution and grouping
 # --------------------------------------------------------------------------- #
 
-def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, *, actor: str = "system") -> list[int]:
+def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, *, actor: str = "system",
+                          references_only: bool = False) -> list[int]:
     """Resolve price records' references, (re)group them into golden prices and recompute those.
 
     Call for new or changed price records (the match task does, instead of
     fuzzy matching) and when what they reference changed; ``None`` means
     every price record of the entity type (a full re-match). Idempotent.
+    ``references_only``: the price records did not change, only what they
+    reference may have (a customer or product golden record), so a price
+    whose resolution comes out as stored is left alone: its golden price
+    cannot have changed. Every match of a customer with prices is such a call.
     Returns the pks of the golden prices recomputed.
     """
     if not is_price_entity(entity):
@@ -207,7 +212,7 @@ def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, 
     touched: list[int] = []
     for start in range(0, len(ids), CHUNK):
         with transaction.atomic():
-            touched += _resolve_chunk(entity, ids[start:start + CHUNK], actor)
+            touched += _resolve_chunk(entity, ids[start:start + CHUNK], actor, references_only)
     return touched
 
 
@@ -242,7 +247,7 @@ def reresolve_prices_for_goldens(golden_pks: Iterable[int], *, entity: EntityTyp
         record_ids = _pointing_or_waiting(price_entity, roles, codes, pks, members, entity,
                                           waiting=not rule_change)
         if record_ids:
-            touched += resolve_price_records(price_entity, record_ids, actor=actor)
+            touched += resolve_price_records(price_entity, record_ids, actor=actor, references_only=True)
     return touched
 
 
@@ -290,14 +295,26 @@ class _Resolved:
     notes: list = field(default_factory=list)
 
 
-def _resolve_chunk(entity: EntityType, ids: list[int], actor: str) -> list[int]:
+_RESOLVED_FIELDS = ("customer_ref", "customer_record_id", "customer_golden_id", "product_ref", "product_record_id",
+                    "product_golden_id", "price_list", "currency", "uom", "base_uom", "factor", "unit_price",
+                    "unit_price_base", "min_qty_base", "valid_from", "valid_to")
+
+
+def _same_resolution(stored: dict | None, resolved: _Resolved) -> bool:
+    return (stored is not None and stored["key"] == resolved.key and stored["notes"] == resolved.notes
+            and all(stored[name] == value for name, value in resolved.fields.items()))
+
+
+def _resolve_chunk(entity: EntityType, ids: list[int], actor: str, references_only: bool = False) -> list[int]:
     from mdm.services import golden as golden_service
 
     settings = PriceSettings.of(entity)
     attrs = settings.attributes
     records = list(SourceRecord.objects.filter(pk__in=ids, entity_type=entity)
                    .values_list("id", "source_system_id", "attributes", "deleted", "golden_id"))
-    old_keys = dict(PriceResolution.objects.filter(record_id__in=ids).values_list("record_id", "key"))
+    stored = {row["record_id"]: row for row in PriceResolution.objects.filter(record_id__in=ids)
+              .values("record_id", "key", "notes", *(_RESOLVED_FIELDS if references_only else ()))}
+    old_keys = {rid: row["key"] for rid, row in stored.items()}
     refs = {"customer": set(), "product": set()}
     for _, source, attributes, _, _ in records:
         for role in refs:
@@ -314,6 +331,13 @@ def _resolve_chunk(entity: EntityType, ids: list[int], actor: str) -> list[int]:
         _resolve_one(rid, source, attributes, settings, customers, products, product_values, golden_ids)
         for rid, source, attributes, deleted, _ in records
     ]
+    if references_only:
+        resolved = [r for r in resolved if not _same_resolution(stored.get(r.record_id), r)]
+        if not resolved:
+            return []
+        moved = {r.record_id for r in resolved}
+        records = [row for row in records if row[0] in moved]
+        old_keys = {rid: key for rid, key in old_keys.items() if rid in moved}
     PriceResolution.objects.bulk_create(
         [PriceResolution(record_id=r.record_id, entity_type=entity, key=r.key, notes=r.notes, **r.fields)
          for r in resolved],
@@ -338,9 +362,12 @@ def _lookup(entity_code: str | None, refs: set[tuple[int, str]]) -> dict[tuple[i
 
     rows = SourceRecord.objects.filter(entity_type__code=entity_code, deleted=False,
                                        source_id__in=sorted({sid for _, sid in refs})) \
-        .values_list("source_system_id", "source_id", "id", "golden_id")
-    found = {(source, sid): (rid, golden) for source, sid, rid, golden in rows if (source, sid) in refs}
-    survivors = _survivors({g for _, g in found.values() if g})
+        .values_list("source_system_id", "source_id", "id", "golden_id", "golden__status")
+    found = {(source, sid): (rid, golden) for source, sid, rid, golden, _ in rows if (source, sid) in refs}
+    # A live record in a retired golden record is the exception: look survivors up only then.
+    retired = {golden for source, sid, _, golden, status in rows
+               if status == GoldenRecord.Status.RETIRED and (source, sid) in refs}
+    survivors = _survivors(retired) if retired else {}
     return {k: (rid, survivors.get(g, g)) for k, (rid, g) in found.items()}
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from golden_helpers import fresh, golden_of, ingest, steward
 
 from mdm.models import PriceResolution, SourceRecord, StewardTask
+from mdm.services import golden as golden_service
 from mdm.services import stewardship
 from mdm.services.entity_config import EntityConfigInvalid, check_entity_config
 from mdm.services.prices import reresolve_prices_for_goldens, resolve_price_records, window_clusters
@@ -127,6 +128,25 @@ def test_a_changed_customer_finds_its_prices_through_indexes_not_by_reading_ever
         cursor.execute("EXPLAIN " + lookup)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "price_res_customer_golden" in plan and "price_res_customer_record" in plan, plan
+
+
+def test_a_customer_change_that_moves_no_reference_leaves_its_prices_alone(price_type, customer_type, acme, gloves,
+                                                                           erp, crm):
+    contract = price(erp, price_type, id="E1", customer_id="C100", product_id="P1", unit_price="120", uom="CS")
+    resolution = PriceResolution.objects.get(record=contract)
+    version = contract.golden.version
+    # A third record joins the golden customer: it changes, its prices' references do not.
+    web, = ingest(crm, customer_type, {"id": "A-2", "name": "Acme Supply Co"})
+    with transaction.atomic():
+        SourceRecord.objects.filter(pk=web.pk).update(golden=acme)
+        golden_service.recompute(customer_type, [acme.pk], reason="match")
+    assert fresh(acme).version == 2
+    assert fresh(contract).golden.version == version
+    assert PriceResolution.objects.get(record=contract).updated_at == resolution.updated_at
+    # Once the record it names moves, the price follows.
+    stewardship.unmerge_record(record=SourceRecord.objects.get(source_id="C100"), steward=steward())
+    moved = PriceResolution.objects.get(record=contract)
+    assert moved.customer_golden_id != acme.pk and fresh(contract).golden.values["customer"] != acme.golden_id
 
 
 def test_merging_customers_regroups_their_prices_and_unmerging_separates_them_again(
