@@ -1,6 +1,6 @@
 """Matching through the hub: standardize (ingest), block, train, score, cluster, write; then incremental.
 
-    python manage.py benchmark matching --records 100000 [--entity customer] [--incremental 200] [--keep]
+    python manage.py benchmark matching --records 100000 [--entity customer] [--incremental 200] [--keep] [--prices]
     python manage.py benchmark matching --incremental-only [--incremental 200] [--seed N]
 
 Generates demo extracts, ingests them on benchmark-only copies of the demo
@@ -11,6 +11,9 @@ existing ones under new IDs, as a CRM would create them) and reports the
 latency percentiles. Use a database without other records of the entity type.
 ``--keep`` leaves the records there; ``--incremental-only`` then times
 incremental matches again (after a code change, say) without reloading.
+``--prices`` also loads the generated price records (about two per
+customer) before the incremental matches, as in a hub in service: a
+customer's match then re-resolves the prices that reference it.
 """
 from __future__ import annotations
 
@@ -43,12 +46,14 @@ from mdm.models import (
     GoldenRecord,
     MatchDecision,
     MatchModel,
+    PriceResolution,
     SourceRecord,
     StewardTask,
 )
 from mdm.services.files import ingest_file
 from mdm.services.ingest import ingest_payloads
 from mdm.services.matching import match_all, match_pending_records
+from mdm.services.prices import resolve_price_records
 
 
 def add_arguments(parser):
@@ -57,11 +62,14 @@ def add_arguments(parser):
     parser.add_argument("--incremental", type=int, default=200, help="new records matched one at a time")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark records afterwards")
+    parser.add_argument("--prices", action="store_true",
+                        help="load the generated prices too (customers only), so incremental matches re-resolve them")
     parser.add_argument("--incremental-only", action="store_true",
                         help="only time incremental matches against the records a --keep run left")
 
 
 def _reset(entity: EntityType) -> None:
+    PriceResolution.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     StewardTask.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     MatchDecision.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     _wipe(entity.code)
@@ -80,10 +88,11 @@ def _reset(entity: EntityType) -> None:
     EntityType.objects.filter(pk=entity.pk).update(golden_seq=0)
 
 
-def run(command, *, records, entity, incremental, seed, keep, incremental_only=False, **_):
+def run(command, *, records, entity, incremental, seed, keep, incremental_only=False, prices=False, **_):
     out = command.stdout.write
     load_configs()
     entity_obj = EntityType.objects.get(code=entity)
+    price_entity = EntityType.objects.get(code="price") if prices and entity == "customer" else None
     if incremental_only:
         # The new records are kept too: a later run adds its own on top.
         if not SourceRecord.objects.filter(entity_type=entity_obj, golden__isnull=False).exists():
@@ -95,10 +104,15 @@ def run(command, *, records, entity, incremental, seed, keep, incremental_only=F
     if SourceRecord.objects.filter(entity_type=entity_obj).exclude(source_system__code__startswith="bench_").exists():
         out(command.style.ERROR(f"This database holds other {entity} records; use an empty database."))
         return
-    _reset(entity_obj)
+    # Prices first: their resolutions reference the customer records.
+    resets = [e for e in (price_entity, entity_obj) if e is not None]
+    for e in resets:
+        _reset(e)
     folder = Path(tempfile.mkdtemp(prefix="mdm-bench-match-"))
     try:
-        _batch(out, entity_obj, entity, records, seed, folder)
+        _batch(out, entity_obj, entity, records, seed, folder, with_prices=price_entity is not None)
+        if price_entity is not None:
+            _load_prices(out, price_entity, folder)
         if incremental:
             # The batch's millions of pairs and clusters are gone with its frame;
             # collect them now, so that they do not slow the incremental matches
@@ -108,14 +122,16 @@ def run(command, *, records, entity, incremental, seed, keep, incremental_only=F
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         if not keep:
-            _reset(entity_obj)
+            for e in resets:
+                _reset(e)
 
 
-def _batch(out, entity_obj: EntityType, entity: str, records: int, seed: int, folder: Path) -> None:
+def _batch(out, entity_obj: EntityType, entity: str, records: int, seed: int, folder: Path, *,
+           with_prices: bool = False) -> None:
     """Generate, ingest, match and score against the ground truth."""
     customers = max(1, math.ceil(records / RECORDS_PER_CUSTOMER)) if entity == "customer" else 200
     products = None if entity == "customer" else max(50, int(records / 1.3))
-    generator.generate(folder, customers=customers, products=products, prices=1, seed=seed)
+    generator.generate(folder, customers=customers, products=products, prices=None if with_prices else 1, seed=seed)
     out(f"database: {database_label()}")
 
     t0 = time.perf_counter()
@@ -188,6 +204,26 @@ def _batch(out, entity_obj: EntityType, entity: str, records: int, seed: int, fo
     out(f"  plain connected components of the same pairs: precision {cc['precision']:.4f}  "
         f"recall {cc['recall']:.4f}  F1 {cc['f1']:.4f}")
     _review_queue(out, entity_obj, true_clusters)
+
+
+def _load_prices(out, price_entity: EntityType, folder: Path) -> None:
+    """The generated price files on the benchmark sources, resolved to the matched customers.
+
+    The products are not loaded: product references stay unresolved (with a
+    data-quality note), which leaves every customer reference to resolve.
+    """
+    t0 = time.perf_counter()
+    for mapping in _bench_mappings("price"):
+        ingest_file(path=folder / mapping.file_name, source=mapping.source_system, entity_type=price_entity,
+                    defer_match=True, submitted_by="benchmark")
+    n = SourceRecord.objects.filter(entity_type=price_entity, deleted=False).count()
+    t_ingest = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    goldens = resolve_price_records(price_entity, None)
+    SourceRecord.objects.filter(entity_type=price_entity, needs_match=True).update(needs_match=False)
+    referenced = PriceResolution.objects.filter(entity_type=price_entity, customer_record__isnull=False).count()
+    out(f"prices: {n:,} records ingested in {t_ingest:.1f} s, resolved into {len(goldens):,} golden prices in "
+        f"{time.perf_counter() - t0:.1f} s; {referenced:,} reference a customer record")
 
 
 def _review_queue(out, entity: EntityType, true_clusters: dict[str, list[int]]) -> None:

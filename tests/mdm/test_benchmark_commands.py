@@ -41,6 +41,35 @@ def test_the_matching_benchmark_times_incremental_matches_again_on_records_a_kep
     assert not SourceRecord.objects.filter(entity_type__code="customer", needs_match=True).exists()
 
 
+def test_the_matching_benchmark_loads_prices_for_its_customers_and_removes_them_again(tmp_path):
+    from mdm.benchmarks.ingest import _bench_mappings
+    from mdm.benchmarks.matching import _load_prices, _reset
+    from mdm.demo import generator
+    from mdm.demo.load import load_configs
+    from mdm.models import EntityType, GoldenRecord, PriceResolution, SourceRecord
+    from mdm.services.files import ingest_file
+    from mdm.services.matching import match_all
+
+    load_configs()
+    generator.generate(tmp_path, customers=40, products=10, prices=80, seed=3)
+    customer, price = EntityType.objects.get(code="customer"), EntityType.objects.get(code="price")
+    for mapping in _bench_mappings("customer"):
+        ingest_file(path=tmp_path / mapping.file_name, source=mapping.source_system, entity_type=customer,
+                    defer_match=True, submitted_by="test")
+    match_all(customer)
+    out = StringIO()
+    _load_prices(out.write, price, tmp_path)
+    prices = SourceRecord.objects.filter(entity_type=price)
+    assert prices.exists() and f"prices: {prices.count():,} records ingested" in out.getvalue()
+    assert not prices.filter(needs_match=True).exists()
+    assert PriceResolution.objects.filter(entity_type=price, customer_record__isnull=False).exists()
+    for entity in (price, customer):  # prices first: they reference the customers
+        _reset(entity)
+    assert not SourceRecord.objects.filter(entity_type__in=[price, customer]).exists()
+    assert not GoldenRecord.objects.filter(entity_type__in=[price, customer]).exists()
+    assert not PriceResolution.objects.exists()
+
+
 def test_the_incremental_only_run_says_what_is_missing_on_an_empty_database():
     out = StringIO()
     call_command("benchmark", "matching", "--incremental-only", stdout=out)
