@@ -243,7 +243,8 @@ def reresolve_prices_for_goldens(golden_pks: Iterable[int], *, entity: EntityTyp
             continue
         if members is None:
             members = list(SourceRecord.objects.filter(golden_id__in=pks).order_by()
-                           .values("id", "source_system_id", "source_id", "deleted", entity_code=F("entity_type__code")))
+                           .values("id", "golden_id", "source_system_id", "source_id", "deleted",
+                                   entity_code=F("entity_type__code")))
         record_ids = _pointing_or_waiting(price_entity, roles, codes, pks, members, entity,
                                           waiting=not rule_change)
         if record_ids:
@@ -260,6 +261,7 @@ def _pointing_or_waiting(price_entity, roles, codes, pks, members, entity, *, wa
     """
     pk_set = set(pks)
     member_ids = {m["id"] for m in members}
+    golden_of = {m["id"]: m["golden_id"] for m in members if not m["deleted"]}
     wanted: dict[str, set[tuple[int, str]]] = {}
     query = Q()
     for role in roles:
@@ -280,10 +282,15 @@ def _pointing_or_waiting(price_entity, roles, codes, pks, members, entity, *, wa
         record_id, source = row[0], row[1]
         for k, role in enumerate(roles):
             ref_record, ref_golden, ref = row[2 + 3 * k:5 + 3 * k]
-            if (ref_golden in pk_set or ref_record in member_ids
+            if not (ref_golden in pk_set or ref_record in member_ids
                     or (ref_record is None and (source, ref) in wanted.get(role, ()))):
-                found.add(record_id)
-                break
+                continue
+            if role == "customer" and ref_record in golden_of and ref_golden == golden_of[ref_record]:
+                # A customer reference depends only on where its record is: still
+                # there, nothing to re-resolve (a product's also on its units).
+                continue
+            found.add(record_id)
+            break
     return found
 
 
