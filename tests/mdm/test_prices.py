@@ -11,7 +11,12 @@ from mdm.models import PriceResolution, SourceRecord, StewardTask
 from mdm.services import golden as golden_service
 from mdm.services import stewardship
 from mdm.services.entity_config import EntityConfigInvalid, check_entity_config
-from mdm.services.prices import reresolve_prices_for_goldens, resolve_price_records, window_clusters
+from mdm.services.prices import (
+    _lock_keys,
+    reresolve_prices_for_goldens,
+    resolve_price_records,
+    window_clusters,
+)
 from mdm.services.stewardship import StewardActionError
 
 pytestmark = pytest.mark.django_db
@@ -147,6 +152,17 @@ def test_a_customer_change_that_moves_no_reference_leaves_its_prices_alone(price
     stewardship.unmerge_record(record=SourceRecord.objects.get(source_id="C100"), steward=steward())
     moved = PriceResolution.objects.get(record=contract)
     assert moved.customer_golden_id != acme.pk and fresh(contract).golden.values["customer"] != acme.golden_id
+
+
+def test_regrouping_locks_each_key_once_in_one_round_trip(price_type):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL advisory locks")
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        _lock_keys(price_type, ["C:2|P:1", "C:1|P:1", "C:3|P:1", "C:1|P:1"])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+            held = cursor.fetchone()[0]
+    assert held == 3 and len(queries) == 2  # the locks, then the count above
 
 
 def test_merging_customers_regroups_their_prices_and_unmerging_separates_them_again(
