@@ -254,7 +254,8 @@ def reresolve_prices_for_goldens(golden_pks: Iterable[int], *, entity: EntityTyp
 
 def _pointing_or_waiting(price_entity, roles, codes, pks, members, entity, *, waiting: bool) -> set[int]:
     """Price records pointing at these golden records or their records, or (``waiting``)
-    whose unresolved reference names one of their active records (the source's own ID).
+    whose unresolved reference names one of their active records (the source's own ID),
+    less those whose customer reference still lands where it was resolved to.
 
     One query of conditions each on an index of the one table: a condition
     through a join inside an OR would make PostgreSQL read every price.
