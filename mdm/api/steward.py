@@ -82,6 +82,13 @@ class StewardActionView(APIView):
 
     permission_classes = [EntityScope.of("steward"), EntityScope.of("read")]
 
+    def begin(self, request, serializer_class, golden_id: str) -> dict:
+        """The request's validated body (400 otherwise), with the golden record acted on as ``self.target``."""
+        data = serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.target = self.golden(golden_id)
+        return data.validated_data
+
     def golden(self, golden_id: str) -> GoldenRecord:
         golden = GoldenRecord.objects.filter(entity_type=self.entity, golden_id=golden_id).first()
         if golden is None:
@@ -129,11 +136,9 @@ class GoldenMergeView(StewardActionView):
 
     @extend_schema(tags=["steward actions"], request=MergeSerializer, responses=RESPONSES)
     def post(self, request, entity_type: str, golden_id: str):
-        data = MergeSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        self.target = self.golden(golden_id)
-        others = [self.golden(other) for other in dict.fromkeys(data.validated_data["others"])]
-        survivor = self.act(request, data.validated_data, lambda steward, note: merge_goldens(
+        data = self.begin(request, MergeSerializer, golden_id)
+        others = [self.golden(other) for other in dict.fromkeys(data["others"])]
+        survivor = self.act(request, data, lambda steward, note: merge_goldens(
             survivor=self.target, others=others, steward=steward, note=note))
         return Response(self.body([survivor])[0])
 
@@ -143,11 +148,9 @@ class GoldenUnmergeView(StewardActionView):
 
     @extend_schema(tags=["steward actions"], request=UnmergeSerializer, responses=RESPONSES)
     def post(self, request, entity_type: str, golden_id: str):
-        data = UnmergeSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        self.target = self.golden(golden_id)
-        record = self.member(self.target, data.validated_data)
-        landed = self.act(request, data.validated_data, lambda steward, note: unmerge_record(
+        data = self.begin(request, UnmergeSerializer, golden_id)
+        record = self.member(self.target, data)
+        landed = self.act(request, data, lambda steward, note: unmerge_record(
             record=record, steward=steward, note=note))
         return Response(self.body([landed])[0])
 
@@ -159,17 +162,15 @@ class GoldenSplitView(StewardActionView):
                    responses={**RESPONSES, 200: inline_serializer(
                        "SplitResult", {"results": GoldenRecordSerializer(many=True)})})
     def post(self, request, entity_type: str, golden_id: str):
-        data = SplitSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        self.target = self.golden(golden_id)
-        groups = [[self.member(self.target, ref).pk for ref in group] for group in data.validated_data["groups"]]
+        data = self.begin(request, SplitSerializer, golden_id)
+        groups = [[self.member(self.target, ref).pk for ref in group] for group in data["groups"]]
         named = {r.pk: f"{r.source_system.code}:{r.source_id}" for r in SourceRecord.objects.filter(
             golden=self.target, deleted=False).select_related("source_system")}
         missing = sorted(named[pk] for pk in set(named) - {pk for group in groups for pk in group})
         if missing:
             raise serializers.ValidationError({"detail": f"Every record must go into a group; missing: "
                                                          f"{', '.join(missing)}."})
-        parts = self.act(request, data.validated_data, lambda steward, note: split_golden(
+        parts = self.act(request, data, lambda steward, note: split_golden(
             golden=self.target, groups=groups, steward=steward, note=note))
         return Response({"results": self.body(parts)})
 
@@ -179,13 +180,10 @@ class GoldenOverrideView(StewardActionView):
 
     @extend_schema(tags=["steward actions"], request=OverrideSerializer, responses=RESPONSES)
     def put(self, request, entity_type: str, golden_id: str, attribute: str):
-        data = OverrideSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        self.target = self.golden(golden_id)
-        fields = data.validated_data
-        self.act(request, {**fields, "note": ""}, lambda steward, note: set_override(
-            golden=self.target, attribute=attribute, value=fields["value"],
-            reason=f"{note} {fields['reason']}".strip(), steward=steward))
+        data = self.begin(request, OverrideSerializer, golden_id)
+        self.act(request, {**data, "note": ""}, lambda steward, note: set_override(
+            golden=self.target, attribute=attribute, value=data["value"],
+            reason=f"{note} {data['reason']}".strip(), steward=steward))
         return Response(self.body([self.target])[0])
 
     @extend_schema(tags=["steward actions"], request=None, responses=RESPONSES,
