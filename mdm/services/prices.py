@@ -46,6 +46,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 from django.db.models import F, Q
 
+from mdm.db import update_rows, upsert_rows
 from mdm.models import (
     EntityType,
     GoldenRecord,
@@ -306,6 +307,7 @@ class _Resolved:
 _RESOLVED_FIELDS = ("customer_ref", "customer_record_id", "customer_golden_id", "product_ref", "product_record_id",
                     "product_golden_id", "price_list", "currency", "uom", "base_uom", "factor", "unit_price",
                     "unit_price_base", "min_qty_base", "valid_from", "valid_to")
+_RESOLVED_NAMES = tuple(name.removesuffix("_id") for name in _RESOLVED_FIELDS)  # model field names
 
 
 def _same_resolution(stored: dict | None, resolved: _Resolved) -> bool:
@@ -346,13 +348,9 @@ def _resolve_chunk(entity: EntityType, ids: list[int], actor: str, references_on
         moved = {r.record_id for r in resolved}
         records = [row for row in records if row[0] in moved]
         old_keys = {rid: key for rid, key in old_keys.items() if rid in moved}
-    PriceResolution.objects.bulk_create(
-        [PriceResolution(record_id=r.record_id, entity_type=entity, key=r.key, notes=r.notes, **r.fields)
-         for r in resolved],
-        batch_size=1000, update_conflicts=True, unique_fields=["record"],
-        update_fields=["key", "notes", *(f.removesuffix("_id") for f in resolved[0].fields), "updated_at"]
-        if resolved else ["key"],
-    )
+    upsert_rows(PriceResolution, ["record", "entity_type", "key", "notes", *_RESOLVED_NAMES],
+                [(r.record_id, entity.pk, r.key, r.notes, *[r.fields[name] for name in _RESOLVED_FIELDS])
+                 for r in resolved], unique="record")
     keys = sorted({r.key for r in resolved} | set(old_keys.values()))
     _lock_keys(entity, keys)
     touched = _regroup(entity, keys)
@@ -556,8 +554,7 @@ def _regroup(entity: EntityType, keys: Sequence[str]) -> set[int]:
                 affected.add(target)
                 if current[rid]:
                     affected.add(current[rid])
-    for target, rids in moves.items():
-        SourceRecord.objects.filter(pk__in=rids).update(golden_id=target)
+    update_rows(SourceRecord, ["golden"], [(rid, target) for target, rids in moves.items() for rid in rids])
     return affected
 
 
