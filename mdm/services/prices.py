@@ -364,11 +364,25 @@ def _lookup(entity_code: str | None, refs: set[tuple[int, str]]) -> dict[tuple[i
     """(source, source ID) → (record id, golden pk, following retired golden records) of live records."""
     if not entity_code or not refs:
         return {}
+    from mdm.entity_cache import entity_types
     from mdm.services.hierarchy import _survivors
 
-    rows = SourceRecord.objects.filter(entity_type__code=entity_code, deleted=False,
-                                       source_id__in=sorted({sid for _, sid in refs})) \
-        .values_list("source_system_id", "source_id", "id", "golden_id", "golden__status")
+    entity = entity_types().get(entity_code)
+    if entity is None:
+        return {}
+    # Each reference names its own source: one condition per source on the
+    # (source system, source ID) index. Source IDs alone, with the entity
+    # type joined by code and the model's ordering, made PostgreSQL probe
+    # every source's IDs and took a second per 2,000 prices at a million
+    # customers.
+    by_source: dict[int, set[str]] = defaultdict(set)
+    for source, sid in refs:
+        by_source[source].add(sid)
+    wanted = Q()
+    for source, sids in sorted(by_source.items()):
+        wanted |= Q(source_system_id=source, source_id__in=sorted(sids))
+    rows = list(SourceRecord.objects.filter(wanted, entity_type_id=entity.pk, deleted=False).order_by()
+                .values_list("source_system_id", "source_id", "id", "golden_id", "golden__status"))
     found = {(source, sid): (rid, golden) for source, sid, rid, golden, _ in rows if (source, sid) in refs}
     # A live record in a retired golden record is the exception: look survivors up only then.
     retired = {golden for source, sid, _, golden, status in rows

@@ -13,6 +13,7 @@ from mdm.services import stewardship
 from mdm.services.entity_config import EntityConfigInvalid, check_entity_config
 from mdm.services.prices import (
     _lock_keys,
+    _lookup,
     reresolve_prices_for_goldens,
     resolve_price_records,
     window_clusters,
@@ -133,6 +134,31 @@ def test_a_changed_customer_finds_its_prices_through_indexes_not_by_reading_ever
         cursor.execute("EXPLAIN " + lookup)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "price_res_customer_golden" in plan and "price_res_customer_record" in plan, plan
+
+
+def test_a_price_finds_its_customer_by_source_and_id_on_the_index(price_type, customer_type, erp, crm):
+    if connection.vendor != "postgresql":
+        pytest.skip("reads PostgreSQL's plan")
+    # Customers of two sources, some sharing IDs: a reference names its own
+    # source, and the lookup must go to that source's ID on the index.
+    now = timezone.now()
+    SourceRecord.objects.bulk_create([
+        SourceRecord(entity_type=customer_type, source_system=source, source_id=f"C{i}", raw="{}", content_hash="x",
+                     received_at=now, created_at=now, needs_match=False)
+        for source in (erp, crm) for i in range(3000)])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE mdm_sourcerecord")
+    refs = {(erp.pk, "C7"), (crm.pk, "C7"), (crm.pk, "C2999"), (erp.pk, "missing")}
+    with CaptureQueriesContext(connection) as queries:
+        found = _lookup("customer", refs)
+
+    assert set(found) == refs - {(erp.pk, "missing")}
+    assert found[(crm.pk, "C2999")][0] == SourceRecord.objects.get(source_system=crm, source_id="C2999").pk
+    assert found[(erp.pk, "C7")][0] != found[(crm.pk, "C7")][0]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + next(q["sql"] for q in queries if 'FROM "mdm_sourcerecord"' in q["sql"]))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan on mdm_sourcerecord" not in plan and "Sort" not in plan, plan
 
 
 def test_a_customer_change_that_moves_no_reference_leaves_its_prices_alone(price_type, customer_type, acme, gloves,
