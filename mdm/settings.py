@@ -29,6 +29,8 @@ env = environ.Env(
     MDM_WEBHOOK_LEASE=(float, 0.0),
     MDM_WEBHOOK_ETA_MAX=(float, 300.0),
     MDM_SWEEP_INTERVAL=(float, 15.0),
+    MDM_MATCH_SWEEP_INTERVAL=(float, 300.0),
+    MDM_MATCH_SWEEP_GRACE=(float, 900.0),
     LOG_LEVEL=(str, "INFO"),
     MDM_RECOMPUTE_SLICES=(int, 2),
     MDM_SYNC_MARGIN=(float, 2.0),
@@ -213,6 +215,8 @@ CELERY_TASK_DEFAULT_QUEUE = "mdm"
 # mid-send (lease expired) or whose task message was lost are re-enqueued.
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-deliveries": {"task": "mdm.tasks.sweep_deliveries", "schedule": env("MDM_SWEEP_INTERVAL")},
+    "sweep-pending-matches": {"task": "mdm.tasks.sweep_pending_matches",
+                              "schedule": env("MDM_MATCH_SWEEP_INTERVAL")},
 }
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -268,6 +272,10 @@ MDM_WEBHOOK_LEASE = env("MDM_WEBHOOK_LEASE") or (MDM_WEBHOOK_CONNECT_TIMEOUT + M
 # later ones are left to the sweeper (a broker holding hour-long ETAs redelivers them).
 MDM_WEBHOOK_ETA_MAX = env("MDM_WEBHOOK_ETA_MAX")
 MDM_SWEEP_INTERVAL = env("MDM_SWEEP_INTERVAL")
+# A record still waiting for matching this many seconds after it arrived lost
+# its match task (a broker restarted, a task failed for good): the pending-match
+# sweeper enqueues it again. Big loads queue for minutes, so not too eager.
+MDM_MATCH_SWEEP_GRACE = env("MDM_MATCH_SWEEP_GRACE")
 # Seconds an API sync cursor stays behind the oldest open transaction (and
 # now), for clock differences between application servers and the database.
 MDM_SYNC_MARGIN = env("MDM_SYNC_MARGIN")

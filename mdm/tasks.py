@@ -2,14 +2,26 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import OperationalError
 
 
-@shared_task(acks_late=True, bind=True, max_retries=5, retry_backoff=True, retry_jitter=True)
+# A deadlock or a dropped connection rolls the claim back: the records are still
+# pending, so trying again is safe.
+@shared_task(acks_late=True, bind=True, autoretry_for=(OperationalError,), max_retries=5, retry_backoff=True,
+             retry_jitter=True)
 def match_records(self, entity_type_id: int, record_ids: list[int]) -> dict:
     """Match new and changed source records against everything already there."""
     from mdm.services.matching import match_pending_records
 
     return match_pending_records(entity_type_id=entity_type_id, record_ids=record_ids)
+
+
+@shared_task(name="mdm.tasks.sweep_pending_matches", ignore_result=True)
+def sweep_pending_matches() -> dict:
+    """Celery beat: enqueue matching again for records whose match task was lost."""
+    from mdm.services.matching import sweep_pending_matches as sweep
+
+    return sweep()
 
 
 @shared_task(acks_late=True, bind=True, max_retries=3, retry_backoff=True, retry_jitter=True)

@@ -171,6 +171,9 @@ def ingest_rows(
     on one).
     """
     result = IngestResult(batch=batch)
+    if defer_match and not batch.match_deferred:
+        batch.match_deferred = True
+        batch.save(update_fields=["match_deferred"])
     writer = _ChunkWriter(batch, mapping, defer_match=defer_match)
     chunks = _chunked(rows, chunk_size)
     pool = None

@@ -22,6 +22,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import islice
 from typing import Any
 
@@ -532,6 +533,36 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
         SourceRecord.objects.filter(pk__in=[r.pk for r in claimed]).update(needs_match=False)
         golden_service.recompute(entity, touched, reason="ingest", event_types=event_types)
     return {"claimed": len(claimed), **actions}
+
+
+def sweep_pending_matches(*, grace: float | None = None, limit: int = 20_000) -> dict[str, int]:
+    """Enqueue matching again for records still pending long after they arrived; {entity code: records}.
+
+    Ingest enqueues a match task on commit; a broker that restarts without
+    persistence, or a task that failed for good, leaves its records pending
+    (no golden record, no cross-reference) until something matches them.
+    Claiming makes a second task for a record harmless, so this only has to
+    wait long enough (``MDM_MATCH_SWEEP_GRACE``) not to double a healthy
+    backlog, and takes at most ``limit`` records per entity type and sweep.
+    Records of batches ingested with ``--defer-match`` are left to ``match``.
+    """
+    from mdm.tasks import match_records
+
+    grace = settings.MDM_MATCH_SWEEP_GRACE if grace is None else grace
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    swept = {}
+    for entity in EntityType.objects.order_by("code"):
+        if not (entity.config.get("matching") or entity.config.get("prices")):
+            continue  # nothing would claim them: matching is not configured
+        ids = list(SourceRecord.objects.filter(entity_type=entity, needs_match=True, received_at__lt=cutoff)
+                   .exclude(last_batch__match_deferred=True).order_by("pk").values_list("pk", flat=True)[:limit])
+        if not ids:
+            continue
+        log.warning("%s %s records waited over %.0f s for matching: enqueued again", len(ids), entity.code, grace)
+        for chunk in chunked(ids, 2000):
+            match_records.delay(entity.pk, list(chunk))
+        swept[entity.code] = len(ids)
+    return swept
 
 
 def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, touched: set[int],

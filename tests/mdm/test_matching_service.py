@@ -197,3 +197,72 @@ def test_a_big_batch_commits_identities_and_computes_golden_values_in_the_recomp
     assert goldens.filter(version=0).count() == 0
     assert all(g.values.get("name") for g in goldens)
     assert f1_against_truth("customer", demo) >= 0.95
+
+
+def test_the_sweeper_matches_records_whose_match_task_was_lost(demo, tmp_path, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from mdm.models import SourceSystem
+    from mdm.services.files import ingest_file
+    from mdm.services.matching import sweep_pending_matches
+
+    match_all("customer")
+    entity = EntityType.objects.get(code="customer")
+    crm = SourceSystem.objects.get(code="crm")
+    # Outside django_capture_on_commit_callbacks the match task enqueued on
+    # commit never runs: as if the broker had lost it.
+    ingest_payloads(source=crm, entity_type=entity, payloads=[
+        {"Id": "LOST-1", "Name": "Zyxwvut Quantum Widgets LLC", "BillingCity": "Nome", "BillingState": "AK"},
+        {"Id": "FRESH-1", "Name": "Qwerty Fresh Arrivals Inc", "BillingCity": "Nome", "BillingState": "AK"}])
+    deferred = tmp_path / "deferred.jsonl"
+    deferred.write_text('{"Id": "LATER-1", "Name": "Deferred Holdings Ltd", "BillingCity": "Juneau"}\n',
+                        encoding="utf-8")
+    ingest_file(path=deferred, source=crm, entity_type=entity, defer_match=True)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    SourceRecord.objects.filter(source_id__in=["LOST-1", "LATER-1"]).update(received_at=an_hour_ago)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        swept = sweep_pending_matches()
+
+    assert swept == {"customer": 1}
+    records = {r.source_id: r for r in SourceRecord.objects.filter(source_id__in=["LOST-1", "FRESH-1", "LATER-1"])}
+    assert records["LOST-1"].golden_id is not None and not records["LOST-1"].needs_match
+    # Still within the grace period: its task may yet be in a healthy queue.
+    assert records["FRESH-1"].needs_match and records["FRESH-1"].golden_id is None
+    # Ingested with --defer-match: a later `match` run is meant to pick it up.
+    assert records["LATER-1"].needs_match and records["LATER-1"].golden_id is None
+    assert sweep_pending_matches() == {}  # nothing left to sweep
+    assert settings.CELERY_BEAT_SCHEDULE["sweep-pending-matches"]["task"] == "mdm.tasks.sweep_pending_matches"
+
+
+def test_a_match_task_that_hits_a_deadlock_is_retried(demo, monkeypatch):
+    from django.db import OperationalError
+
+    from mdm.services import matching
+    from mdm.tasks import match_records
+
+    match_all("customer")
+    entity = EntityType.objects.get(code="customer")
+    crm_payload = {"Id": "RETRY-1", "Name": "Zyxwvut Quantum Widgets LLC", "BillingCity": "Nome"}
+    from mdm.models import SourceSystem
+
+    ingest_payloads(source=SourceSystem.objects.get(code="crm"), entity_type=entity, payloads=[crm_payload])
+    record = SourceRecord.objects.get(source_id="RETRY-1")
+    real, calls = matching.match_pending_records, []
+
+    def deadlocked_once(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected")
+        return real(**kwargs)
+
+    monkeypatch.setattr(matching, "match_pending_records", deadlocked_once)
+    # Run in this process (a worker would wait for the backoff first).
+    result = match_records.apply(args=[entity.pk, [record.pk]], throw=False)
+
+    assert result.state == "SUCCESS" and len(calls) == 2  # the second attempt claimed the record
+    record.refresh_from_db()
+    assert record.golden_id is not None and not record.needs_match
