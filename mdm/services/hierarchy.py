@@ -159,19 +159,41 @@ def _resolve_parent_side(entity: EntityType, pks: list[int], incoming, rows: lis
 
 def _resolve_refs(keys: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], tuple[int, int | None]]:
     """(entity code, source id, source ID) → (record id, golden pk) for referenced records that exist."""
-    found: dict[tuple[str, int, str], tuple[int, int | None]] = {}
-    by_entity: dict[str, set[str]] = defaultdict(set)
-    for code, _, ref in keys:
-        by_entity[code].add(ref)
-    goldens = set()
-    for code, refs in by_entity.items():
-        rows = SourceRecord.objects.filter(entity_type__code=code, source_id__in=sorted(refs), deleted=False) \
-            .values_list("id", "golden_id", "source_system_id", "source_id")
-        for rid, golden_pk, source, sid in rows:
-            if (code, source, sid) in keys:
-                found[(code, source, sid)] = (rid, golden_pk)
-                goldens.add(golden_pk)
-    survivors = _survivors({g for g in goldens if g})
+    by_entity: dict[str, set[tuple[int, str]]] = defaultdict(set)
+    for code, source, ref in keys:
+        by_entity[code].add((source, ref))
+    return {(code, source, sid): hit for code, refs in by_entity.items()
+            for (source, sid), hit in resolve_source_refs(code, refs).items()}
+
+
+def resolve_source_refs(entity_code: str | None, refs: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int | None]]:
+    """(source, source ID) → (record id, golden pk) of the live records of ``entity_code`` these name.
+
+    A retired golden record is followed to its survivor. How prices and
+    customer hierarchies find what they reference: each reference names its
+    own source, so one condition per source on the (source system, source ID)
+    index. Source IDs alone, with the entity type joined by code and the
+    model's ordering, made PostgreSQL probe every source's IDs: about a
+    second per 2,000 references at a million customers.
+    """
+    from mdm.entity_cache import entity_types
+
+    entity = entity_types().get(entity_code) if entity_code else None
+    if entity is None or not refs:
+        return {}
+    by_source: dict[int, set[str]] = defaultdict(set)
+    for source, sid in refs:
+        by_source[source].add(sid)
+    wanted = Q()
+    for source, sids in sorted(by_source.items()):
+        wanted |= Q(source_system_id=source, source_id__in=sorted(sids))
+    rows = list(SourceRecord.objects.filter(wanted, entity_type_id=entity.pk, deleted=False).order_by()
+                .values_list("source_system_id", "source_id", "id", "golden_id", "golden__status"))
+    found = {(source, sid): (rid, golden) for source, sid, rid, golden, _ in rows if (source, sid) in refs}
+    # A live record in a retired golden record is the exception: look survivors up only then.
+    retired = {golden for source, sid, _, golden, status in rows
+               if status == GoldenRecord.Status.RETIRED and (source, sid) in refs}
+    survivors = _survivors(retired) if retired else {}
     return {k: (rid, survivors.get(g, g)) for k, (rid, g) in found.items()}
 
 

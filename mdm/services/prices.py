@@ -55,6 +55,7 @@ from mdm.models import (
     SourceRecord,
     StewardTask,
 )
+from mdm.services.hierarchy import resolve_source_refs
 
 log = logging.getLogger(__name__)
 
@@ -331,8 +332,8 @@ def _resolve_chunk(entity: EntityType, ids: list[int], actor: str, references_on
             value = attributes.get(attrs[role])
             if value not in (None, ""):
                 refs[role].add((source, str(value)))
-    customers = _lookup(settings.customer_entity, refs["customer"])
-    products = _lookup(settings.product_entity, refs["product"])
+    customers = resolve_source_refs(settings.customer_entity, refs["customer"])
+    products = resolve_source_refs(settings.product_entity, refs["product"])
     product_values = dict(GoldenRecord.objects.filter(pk__in={g for _, g in products.values() if g})
                           .values_list("pk", "values"))
     golden_ids = dict(GoldenRecord.objects.filter(
@@ -358,37 +359,6 @@ def _resolve_chunk(entity: EntityType, ids: list[int], actor: str, references_on
     touched = sorted(touched)
     golden_service.recompute(entity, touched, reason=GoldenRecordVersion.Reason.PRICE, actor=actor)
     return touched
-
-
-def _lookup(entity_code: str | None, refs: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int | None]]:
-    """(source, source ID) → (record id, golden pk, following retired golden records) of live records."""
-    if not entity_code or not refs:
-        return {}
-    from mdm.entity_cache import entity_types
-    from mdm.services.hierarchy import _survivors
-
-    entity = entity_types().get(entity_code)
-    if entity is None:
-        return {}
-    # Each reference names its own source: one condition per source on the
-    # (source system, source ID) index. Source IDs alone, with the entity
-    # type joined by code and the model's ordering, made PostgreSQL probe
-    # every source's IDs and took a second per 2,000 prices at a million
-    # customers.
-    by_source: dict[int, set[str]] = defaultdict(set)
-    for source, sid in refs:
-        by_source[source].add(sid)
-    wanted = Q()
-    for source, sids in sorted(by_source.items()):
-        wanted |= Q(source_system_id=source, source_id__in=sorted(sids))
-    rows = list(SourceRecord.objects.filter(wanted, entity_type_id=entity.pk, deleted=False).order_by()
-                .values_list("source_system_id", "source_id", "id", "golden_id", "golden__status"))
-    found = {(source, sid): (rid, golden) for source, sid, rid, golden, _ in rows if (source, sid) in refs}
-    # A live record in a retired golden record is the exception: look survivors up only then.
-    retired = {golden for source, sid, _, golden, status in rows
-               if status == GoldenRecord.Status.RETIRED and (source, sid) in refs}
-    survivors = _survivors(retired) if retired else {}
-    return {k: (rid, survivors.get(g, g)) for k, (rid, g) in found.items()}
 
 
 def _decimal(value) -> Decimal | None:

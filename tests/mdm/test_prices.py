@@ -11,9 +11,9 @@ from mdm.models import PriceResolution, SourceRecord, StewardTask
 from mdm.services import golden as golden_service
 from mdm.services import stewardship
 from mdm.services.entity_config import EntityConfigInvalid, check_entity_config
+from mdm.services.hierarchy import resolve_source_refs
 from mdm.services.prices import (
     _lock_keys,
-    _lookup,
     reresolve_prices_for_goldens,
     resolve_price_records,
     window_clusters,
@@ -150,7 +150,7 @@ def test_a_price_finds_its_customer_by_source_and_id_on_the_index(price_type, cu
         cursor.execute("ANALYZE mdm_sourcerecord")
     refs = {(erp.pk, "C7"), (crm.pk, "C7"), (crm.pk, "C2999"), (erp.pk, "missing")}
     with CaptureQueriesContext(connection) as queries:
-        found = _lookup("customer", refs)
+        found = resolve_source_refs("customer", refs)
 
     assert set(found) == refs - {(erp.pk, "missing")}
     assert found[(crm.pk, "C2999")][0] == SourceRecord.objects.get(source_system=crm, source_id="C2999").pk
