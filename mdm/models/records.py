@@ -36,8 +36,9 @@ class IngestBatch(models.Model):
     rejected_count = models.PositiveIntegerField(default=0)
     unmapped_columns = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # db_default: processes still running the previous release insert batches without it.
     match_deferred = models.BooleanField(
-        default=False, help_text="Matching was left to a later `match` run (ingest --defer-match): the "
+        default=False, db_default=False, help_text="Matching was left to a later `match` run (ingest --defer-match): the "
                                  "pending-match sweeper leaves this batch's records alone.")
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
