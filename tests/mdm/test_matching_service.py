@@ -16,6 +16,7 @@ from mdm.models import (
     MatchDecision,
     MatchModel,
     SourceRecord,
+    SourceSystem,
     StewardTask,
 )
 from mdm.services.ingest import ingest_payloads
@@ -134,7 +135,6 @@ def test_a_new_near_duplicate_joins_its_golden_record_as_it_is_ingested(demo, dj
     existing = SourceRecord.objects.filter(entity_type=entity, source_system__code="erp", deleted=False,
                                            attributes__has_key="phone").exclude(attributes__has_key="parent_id").first()
     raw = existing.raw_payload
-    from mdm.models import SourceSystem
 
     crm = SourceSystem.objects.get(code="crm")
     payload = {"Id": "NEW-1", "Name": raw["CustomerName"].upper(), "Phone": raw["Phone"], "BillingStreet": raw["Address1"],
@@ -205,7 +205,6 @@ def test_the_sweeper_matches_records_whose_match_task_was_lost(demo, tmp_path, d
     from django.conf import settings
     from django.utils import timezone
 
-    from mdm.models import SourceSystem
     from mdm.services.files import ingest_file
     from mdm.services.matching import sweep_pending_matches
 
@@ -246,10 +245,10 @@ def test_a_match_task_that_hits_a_deadlock_is_retried(demo, monkeypatch):
 
     match_all("customer")
     entity = EntityType.objects.get(code="customer")
-    crm_payload = {"Id": "RETRY-1", "Name": "Zyxwvut Quantum Widgets LLC", "BillingCity": "Nome"}
-    from mdm.models import SourceSystem
-
-    ingest_payloads(source=SourceSystem.objects.get(code="crm"), entity_type=entity, payloads=[crm_payload])
+    crm = SourceSystem.objects.get(code="crm")
+    # Not matched on ingest: outside django_capture_on_commit_callbacks its task is never enqueued.
+    ingest_payloads(source=crm, entity_type=entity, payloads=[
+        {"Id": "RETRY-1", "Name": "Zyxwvut Quantum Widgets LLC", "BillingCity": "Nome"}])
     record = SourceRecord.objects.get(source_id="RETRY-1")
     real, calls = matching.match_pending_records, []
 
