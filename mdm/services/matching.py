@@ -207,8 +207,13 @@ def load_engine_records(entity: EntityType, engine: MatchEngine, *, chunk: int =
 
 
 def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report | None = None,
-              progress: Callable[[str], None] | None = None, truth_pairs=None) -> MatchStats:
-    """Match every active record of the entity type (train first when asked or when no model exists)."""
+              progress: Callable[[str], None] | None = None, truth_pairs=None,
+              counted: Callable[[int, int], None] | None = None) -> MatchStats:
+    """Match every active record of the entity type (train first when asked or when no model exists).
+
+    ``progress(stage)`` names each stage as it starts; ``counted(done, total)``
+    reports records done where a stage counts them (price resolution).
+    """
     if isinstance(entity, str):
         entity = EntityType.objects.get(code=entity)
     if entity.config.get("prices"):
@@ -218,7 +223,7 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
 
         t0 = time.perf_counter()
         stats = MatchStats(records=SourceRecord.objects.filter(entity_type=entity, deleted=False).count())
-        stats.goldens_changed = len(resolve_price_records(entity, None))
+        stats.goldens_changed = len(resolve_price_records(entity, None, progress=counted))
         stats.stages["resolve prices"] = time.perf_counter() - t0
         if report:
             report(f"  {entity.code}: {stats.summary()}")

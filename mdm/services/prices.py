@@ -38,7 +38,7 @@ import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -194,7 +194,8 @@ def is_price_entity(entity: EntityType) -> bool:
 # --------------------------------------------------------------------------- #
 
 def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, *, actor: str = "system",
-                          references_only: bool = False) -> list[int]:
+                          references_only: bool = False,
+                          progress: Callable[[int, int], None] | None = None) -> list[int]:
     """Resolve price records' references, (re)group them into golden prices and recompute those.
 
     Call for new or changed price records (the match task does, instead of
@@ -204,7 +205,8 @@ def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, 
     reference may have (a customer or product golden record), so a price
     whose resolution comes out as stored is left alone: its golden price
     cannot have changed. Every match of a customer with prices is such a call.
-    Returns the pks of the golden prices recomputed.
+    ``progress(done, total)`` is called after each chunk (a full load of a
+    million prices takes minutes). Returns the pks of the golden prices recomputed.
     """
     if not is_price_entity(entity):
         raise ValueError(f"{entity.code} has no prices: section; its records are matched, not price-grouped")
@@ -215,6 +217,8 @@ def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, 
     for start in range(0, len(ids), CHUNK):
         with transaction.atomic():
             touched += _resolve_chunk(entity, ids[start:start + CHUNK], actor, references_only)
+        if progress:
+            progress(min(start + CHUNK, len(ids)), len(ids))
     return touched
 
 

@@ -1,6 +1,8 @@
 """Golden prices: references resolved through the cross-reference, units compared, conflicts raised."""
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -279,3 +281,29 @@ def test_a_price_rule_change_previews_what_activation_does(price_type, acme, glo
     assert job.changed == 1
     golden = fresh(quote).golden
     assert (golden.values["unit_price"], golden.values["uom"], golden.values["unit_price_base"]) == ("10.10", "EA", "10.1")
+
+
+def test_a_full_price_rematch_reports_its_progress_chunk_by_chunk(price_type, acme, gloves, erp, crm, monkeypatch,
+                                                                    capsys):
+    from django.core.management import call_command
+
+    from mdm.services import prices
+
+    for i in range(5):
+        price(erp, price_type, id=f"E{i}", customer_id="C100", product_id="P1", unit_price=str(100 + i), uom="EA",
+              min_qty=str(10 * (i + 1)))
+    monkeypatch.setattr(prices, "CHUNK", 2)
+    seen = []
+    resolve_price_records(price_type, None, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+
+    # The command's bar (shown on a terminal) counts prices, not the stages of fuzzy matching.
+    from mdm.management.commands import match as match_command
+
+    real_tqdm = match_command.tqdm
+    monkeypatch.setattr(match_command, "tqdm", lambda *a, **k: real_tqdm(*a, **{**k, "disable": False}))
+    out = io.StringIO()
+    call_command("match", "--entity", "price", stdout=out)
+    assert "5 price records grouped into 5 golden prices" in out.getvalue()
+    err = capsys.readouterr().err
+    assert "resolve prices" in err and "5/5" in err, err

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from mdm.models import EntityType
 from mdm.services.matching import NotMatchable, match_all
+from mdm.services.prices import is_price_entity
 
 STAGES = ["load", "block, train, score, cluster", "write"]
 
@@ -27,16 +28,27 @@ class Command(BaseCommand):
         entity = EntityType.objects.filter(code=opts["entity"]).first()
         if entity is None:
             raise CommandError(f"unknown entity type {opts['entity']!r}")
-        bar = tqdm(total=len(STAGES), unit=" stage", file=sys.stderr, disable=opts["no_progress"] or None)
+        disabled = opts["no_progress"] or None
+        if is_price_entity(entity):
+            # Prices are resolved chunk by chunk, not in stages: count the records.
+            bar = tqdm(total=0, unit=" prices", desc="resolve prices", file=sys.stderr, disable=disabled)
+            progress = None
 
-        def progress(stage: str) -> None:
-            bar.set_description(stage)
-            if stage != STAGES[0]:
-                bar.update(1)
+            def counted(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+        else:
+            bar = tqdm(total=len(STAGES), unit=" stage", file=sys.stderr, disable=disabled)
+            counted = None
+
+            def progress(stage: str) -> None:
+                bar.set_description(stage)
+                if stage != STAGES[0]:
+                    bar.update(1)
 
         started = time.perf_counter()
         try:
-            stats = match_all(entity, retrain=opts["retrain"], progress=progress)
+            stats = match_all(entity, retrain=opts["retrain"], progress=progress, counted=counted)
         except NotMatchable as exc:
             raise CommandError(str(exc)) from exc
         finally:
