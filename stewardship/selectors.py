@@ -24,10 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Case, Count, F, FloatField, Q, Value, When
+from django.conf import settings
+from django.db.models import Case, Count, F, FloatField, Min, Q, Value, When
 from django.db.models.functions import Floor, TruncDate
 from django.utils import timezone
 
+from mdm.entity_cache import entity_types
 from mdm.models import GoldenRecord, MatchDecision, SourceRecord, SourceSystem, StewardTask
 
 Kind = StewardTask.Kind
@@ -262,6 +264,18 @@ def records_per_source() -> list[dict]:
         .values("source_system__code", "source_system__name", "entity_type__code").annotate(n=Count("id"))
     )
     return sorted(rows, key=lambda r: (-r["n"], r["source_system__code"], r["entity_type__code"]))
+
+
+def matching_backlog() -> dict:
+    """Records waiting for matching: how many, since when, and how many have
+    waited past the pending-match sweeper's grace (their task was lost or
+    failed; the sweeper sends them again, a worker must be running)."""
+    grace = settings.MDM_MATCH_SWEEP_GRACE
+    matched = [e.pk for e in entity_types().values() if e.config.get("matching") or e.config.get("prices")]
+    late = timezone.now() - timedelta(seconds=grace)
+    figures = SourceRecord.objects.filter(needs_match=True, entity_type_id__in=matched).aggregate(
+        waiting=Count("id"), oldest=Min("received_at"), late=Count("id", filter=Q(received_at__lt=late)))
+    return {**figures, "grace_minutes": round(grace / 60)}
 
 
 def golden_counts() -> dict[str, int]:

@@ -40,6 +40,7 @@ def home(request):
             [(f"{r['source_system__code']} · {r['entity_type__code']}", r["n"]) for r in sources[:12]]),
         "records_total": sum(r["n"] for r in sources),
         "goldens": selectors.golden_counts(),
+        "matching": selectors.matching_backlog(),
         "publishing": publishing,
         "publishing_chart": charts.stacked_hbar(
             [(s.name, [("dead", s.dead), ("failing", s.failing), ("pending", max(s.pending - s.failing, 0))])

@@ -76,3 +76,16 @@ def test_publishing_failures_show_per_subscription(login, hub):
     assert "1 subscription failing" in panel and "dead letters" in panel and "HTTP 503" in panel
     assert "catching up" in panel  # the web shop's delivery is still pending
     assert "ERP write-back, dead: 1" in panel
+
+
+def test_the_dashboard_counts_records_waiting_for_matching(login, hub):
+    hub.record("erp", name="Acme")
+    late = hub.record("crm", name="Beta")
+    SourceRecord.objects.filter(pk=late.pk).update(received_at=timezone.now() - timedelta(hours=2))
+
+    figures = selectors.matching_backlog()
+    assert (figures["waiting"], figures["late"], figures["grace_minutes"]) == (2, 1, 15)
+    assert figures["oldest"] < timezone.now() - timedelta(hours=1)
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    assert "records waiting for matching, the oldest for 2\xa0hours" in page
+    assert "1 past 15 min: is a worker running?" in page
