@@ -220,7 +220,6 @@ def _load_prices(out, price_entity: EntityType, folder: Path) -> None:
     t_ingest = time.perf_counter() - t0
     t0 = time.perf_counter()
     goldens = resolve_price_records(price_entity, None)
-    SourceRecord.objects.filter(entity_type=price_entity, needs_match=True).update(needs_match=False)
     referenced = PriceResolution.objects.filter(entity_type=price_entity, customer_record__isnull=False).count()
     out(f"prices: {n:,} records ingested in {t_ingest:.1f} s, resolved into {len(goldens):,} golden prices in "
         f"{time.perf_counter() - t0:.1f} s; {referenced:,} reference a customer record")

@@ -325,6 +325,10 @@ def _resolve_chunk(entity: EntityType, ids: list[int], actor: str, references_on
 
     settings = PriceSettings.of(entity)
     attrs = settings.attributes
+    # Resolved now from what they hold now, so no longer pending (a full
+    # re-match or a customer change may get here before their match task;
+    # a change committed after this sets the flag and enqueues again).
+    SourceRecord.objects.filter(pk__in=ids, needs_match=True).update(needs_match=False)
     records = list(SourceRecord.objects.filter(pk__in=ids, entity_type=entity)
                    .values_list("id", "source_system_id", "attributes", "deleted", "golden_id"))
     stored = {row["record_id"]: row for row in PriceResolution.objects.filter(record_id__in=ids)

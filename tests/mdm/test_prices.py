@@ -283,8 +283,8 @@ def test_a_price_rule_change_previews_what_activation_does(price_type, acme, glo
     assert (golden.values["unit_price"], golden.values["uom"], golden.values["unit_price_base"]) == ("10.10", "EA", "10.1")
 
 
-def test_a_full_price_rematch_reports_its_progress_chunk_by_chunk(price_type, acme, gloves, erp, crm, monkeypatch,
-                                                                    capsys):
+def test_a_full_price_rematch_reports_its_progress_and_leaves_nothing_pending(
+        price_type, acme, gloves, erp, crm, monkeypatch, capsys):
     from django.core.management import call_command
 
     from mdm.services import prices
@@ -293,9 +293,12 @@ def test_a_full_price_rematch_reports_its_progress_chunk_by_chunk(price_type, ac
         price(erp, price_type, id=f"E{i}", customer_id="C100", product_id="P1", unit_price=str(100 + i), uom="EA",
               min_qty=str(10 * (i + 1)))
     monkeypatch.setattr(prices, "CHUNK", 2)
+    # Ingested without their match task having run: pending until resolved.
+    SourceRecord.objects.filter(entity_type=price_type).update(needs_match=True)
     seen = []
     resolve_price_records(price_type, None, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(2, 5), (4, 5), (5, 5)]
+    assert not SourceRecord.objects.filter(entity_type=price_type, needs_match=True).exists()
 
     # The command's bar (shown on a terminal) counts prices, not the stages of fuzzy matching.
     from mdm.management.commands import match as match_command
