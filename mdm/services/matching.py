@@ -511,9 +511,9 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
         from mdm.services.prices import resolve_price_records
 
         with transaction.atomic():
+            # Locked here, cleared of their pending flag as each chunk resolves them.
             claimed = list(SourceRecord.objects.select_for_update(skip_locked=True, no_key=True)
                            .filter(pk__in=record_ids, needs_match=True).values_list("pk", flat=True))
-            SourceRecord.objects.filter(pk__in=claimed).update(needs_match=False)
             resolve_price_records(entity, claimed)
         return {"claimed": len(claimed)}
     if not entity.config.get("matching"):

@@ -313,3 +313,16 @@ def test_a_full_price_rematch_reports_its_progress_and_leaves_nothing_pending(
     assert "5 price records grouped into 5 golden prices" in out.getvalue()
     err = capsys.readouterr().err
     assert "resolve prices" in err and "5/5" in err, err
+
+
+def test_a_price_ingested_with_its_match_task_is_resolved_and_no_longer_pending(
+        price_type, acme, gloves, erp, django_capture_on_commit_callbacks):
+    from mdm.services.ingest import ingest_payloads
+
+    with django_capture_on_commit_callbacks(execute=True):  # the ingest enqueues the match task on commit
+        result = ingest_payloads(source=erp, entity_type=price_type, payloads=[
+            {"id": "E9", "customer_id": "C100", "product_id": "P1", "unit_price": "9.50", "uom": "EA",
+             "currency": "USD"}])
+    record = SourceRecord.objects.get(pk=result.outcomes[0].record_id)
+    assert not record.needs_match and record.golden_id is not None
+    assert PriceResolution.objects.get(record=record).customer_golden == acme
