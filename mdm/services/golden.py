@@ -16,13 +16,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import F, TextField
-from django.db.models.functions import Cast
+from django.db.models import F
 from django.utils import timezone
 
 from mdm.db import SMALL as SMALL_BATCH
-from mdm.db import JsonText, allocate_ids, bulk_insert, insert_rows, update_rows
+from mdm.db import (
+    JsonText,
+    allocate_ids,
+    bulk_insert,
+    insert_rows,
+    marks,
+    read_datetime,
+    row_lock,
+    table,
+    update_rows,
+)
 from mdm.entity_cache import source_codes
 from mdm.models import (
     ChangeEvent,
@@ -131,28 +141,41 @@ class RecomputeResult:
 
 def contributions_for(golden_pks: Sequence[int]) -> dict[int, list[Contribution]]:
     members: dict[int, list[Contribution]] = defaultdict(list)
-    # The attributes arrive as JSON text and are parsed with orjson: reading
-    # the members is most of a recompute's database time.
-    rows = (
-        SourceRecord.objects.filter(golden_id__in=golden_pks, deleted=False).order_by()
-        .annotate(attributes_text=Cast("attributes", TextField()), issues_text=Cast("issues", TextField()))
-        .values_list("golden_id", "id", "source_system_id", "source_id", "attributes_text", "issues_text",
-                     "source_updated_at", "received_at")
-    )
-    rows = list(rows)
+    if not golden_pks:
+        return members
+    # Raw, attributes as JSON text parsed with orjson: reading the members is
+    # most of a recompute's database time (and see mdm.db on the ORM's cost).
+    pks = list(golden_pks)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT golden_id, id, source_system_id, source_id, CAST(attributes AS TEXT), CAST(issues AS TEXT),
+                       source_updated_at, received_at
+                FROM {table(SourceRecord)} WHERE golden_id IN ({marks(pks)}) AND NOT deleted""", pks)
+        rows = cursor.fetchall()
     loads = orjson.loads
     codes = source_codes({row[2] for row in rows})
     for golden_pk, rid, source, source_id, attributes, issues, updated, received in rows:
         members[golden_pk].append(Contribution(rid, codes[source], source_id, loads(attributes),
-                                               loads(issues) if issues and issues != "[]" else (), updated,
-                                               received))
+                                               loads(issues) if issues and issues != "[]" else (),
+                                               read_datetime(updated), read_datetime(received)))
     return members
 
 
 def overrides_for(golden_pks: Sequence[int]) -> dict[int, dict[str, RuleOverride]]:
     result: dict[int, dict[str, RuleOverride]] = defaultdict(dict)
-    for o in Override.objects.filter(golden_id__in=golden_pks).select_related("created_by"):
-        result[o.golden_id][o.attribute] = RuleOverride(o.value, o.reason, o.created_by.get_username(), o.created_at)
+    if not golden_pks:
+        return result
+    pks = list(golden_pks)
+    user = get_user_model()
+    username = connection.ops.quote_name(user._meta.get_field(user.USERNAME_FIELD).column)
+    user_pk = connection.ops.quote_name(user._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT o.golden_id, o.attribute, CAST(o.value AS TEXT), o.reason, u.{username}, o.created_at
+                FROM {table(Override)} o JOIN {table(user)} u ON u.{user_pk} = o.created_by_id
+                WHERE o.golden_id IN ({marks(pks)})""", pks)
+        for golden_pk, attribute, value, reason, by, created in cursor.fetchall():
+            result[golden_pk][attribute] = RuleOverride(orjson.loads(value), reason, by, read_datetime(created))
     return result
 
 
@@ -247,14 +270,20 @@ def _payload_text(payload) -> JsonText:
         return JsonText(json.dumps(payload, ensure_ascii=False))
 
 
+# What a recompute reads of the golden records it locks (all but values and lineage).
+_GOLDEN_COLUMNS = ", ".join(
+    connection.ops.quote_name(f.column) for f in GoldenRecord._meta.concrete_fields if f.name not in ("values", "lineage"))
+
+
 def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_version, result: RecomputeResult) -> None:
     # Lock in id order so two recomputes touching the same goldens cannot
     # deadlock; NO KEY UPDATE, so rows merely referencing these goldens
     # (relationships, prices written by a parallel slice) are not blocked by
     # their foreign-key checks. The stored values and lineage are not read
     # back: the fingerprint tells whether anything changed.
-    goldens = list(GoldenRecord.objects.select_for_update(no_key=True).filter(pk__in=pks).order_by("pk")
-                   .defer("values", "lineage"))
+    goldens = list(GoldenRecord.objects.raw(
+        f"SELECT {_GOLDEN_COLUMNS} FROM {table(GoldenRecord)} WHERE id IN ({marks(pks)}) ORDER BY id{row_lock()}",
+        pks))
     # After the lock, inside the transaction: see mdm.api.common.sync_horizon.
     now = timezone.now()
     computed, xref = _compute(entity, pks)
@@ -347,10 +376,13 @@ def sync_conflict_tasks(entity: EntityType, conflicts: dict[int, list]) -> tuple
         for conflict in items:
             wanted[f"conflict:{golden_pk}:{conflict.key}"] = (golden_pk, conflict)
     # Price conflicts (mdm.services.prices) come through here too, with their own kind and details.
-    open_tasks = StewardTask.objects.filter(
-        kind__in=[StewardTask.Kind.ATTRIBUTE_CONFLICT, StewardTask.Kind.PRICE_CONFLICT],
-        status=StewardTask.Status.OPEN, golden_id__in=list(conflicts),
-    ).values_list("id", "dedupe_key")
+    goldens = list(conflicts)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT id, dedupe_key FROM {table(StewardTask)}
+                WHERE golden_id IN ({marks(goldens)}) AND status = %s AND kind IN (%s, %s)""",
+            [*goldens, StewardTask.Status.OPEN, StewardTask.Kind.ATTRIBUTE_CONFLICT, StewardTask.Kind.PRICE_CONFLICT])
+        open_tasks = cursor.fetchall()
     existing = {key for _, key in open_tasks}
     # A steward who dismissed this very disagreement (same attribute, same
     # values: same key) has answered it; asking again on every recompute

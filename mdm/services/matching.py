@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from matching.engine import Constraints, MatchEngine
 from matching.standardize import Context, standardize_record
-from mdm.db import chunked, insert_rows, update_rows
+from mdm.db import chunked, insert_rows, marks, row_lock, table, update_rows
 from mdm.entity_cache import entity_type_by_pk, source_codes
 from mdm.models import (
     BlockingKey,
@@ -72,14 +72,16 @@ def active_model(entity: EntityType) -> MatchModel | None:
     return MatchModel.objects.filter(entity_type=entity, active=True).order_by("-version").first()
 
 
-def engine_for(entity: EntityType) -> MatchEngine:
+def engine_for(entity: EntityType, model_pk: int | None = None) -> MatchEngine:
     """A compiled engine for the entity type's settings and its active model (cached per version).
 
-    Only the model's id is read per call: its parameters (term-frequency
-    tables included) are large and loaded once per process and version.
+    Only the model's id is read per call (or passed in as ``model_pk``): its
+    parameters (term-frequency tables included) are large and loaded once
+    per process and version.
     """
-    model_pk = (MatchModel.objects.filter(entity_type=entity, active=True).order_by("-version")
-                .values_list("pk", flat=True).first())
+    if model_pk is None:
+        model_pk = (MatchModel.objects.filter(entity_type=entity, active=True).order_by("-version")
+                    .values_list("pk", flat=True).first())
     key = (entity.pk, entity.version, model_pk)
     engine = _engines.get(key)
     if engine is None:
@@ -101,10 +103,19 @@ def save_model(entity: EntityType, engine: MatchEngine, stats: dict) -> MatchMod
     )
 
 
-def _lock_entity(entity: EntityType) -> None:
-    # NO KEY UPDATE: matching runs of one entity type exclude each other, while
-    # ingests (whose new rows reference the entity type) are not held up.
-    EntityType.objects.select_for_update(no_key=True).filter(pk=entity.pk).exists()
+def _lock_entity(entity: EntityType) -> int | None:
+    """Lock the entity type for matching; returns its active model's pk, read in the same round trip.
+
+    NO KEY UPDATE: matching runs of one entity type exclude each other, while
+    ingests (whose new rows reference the entity type) are not held up.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT (SELECT id FROM {table(MatchModel)} WHERE entity_type_id = %s AND active
+                        ORDER BY version DESC LIMIT 1)
+                FROM {table(EntityType)} WHERE id = %s{row_lock()}""", [entity.pk, entity.pk])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def steward_constraints(entity: EntityType, record_ids: Iterable[int] | None = None) -> Constraints:
@@ -459,9 +470,8 @@ def candidate_ids(entity: EntityType, engine: MatchEngine, keys: list[str], excl
     caps, default_cap = _block_caps(engine)
     keys = list(dict.fromkeys(keys))
     limits = [caps.get(k.partition(":")[0], default_cap) for k in keys]
-    table = connection.ops.quote_name(BlockingKey._meta.db_table)
     sql = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT key, record_id FROM {table} WHERE entity_type_id = %s AND key = %s LIMIT %s) AS k{i}"
+        f"SELECT * FROM (SELECT key, record_id FROM {table(BlockingKey)} WHERE entity_type_id = %s AND key = %s LIMIT %s) AS k{i}"
         for i in range(len(keys)))
     params = [p for key, cap in zip(keys, limits) for p in (entity.pk, key, cap + 1)]
     with connection.cursor() as cursor:
@@ -486,15 +496,14 @@ def _candidates_with_clusters(entity: EntityType, ids: list[int], exclude: int |
     """
     if not ids:
         return [], {}
-    table = connection.ops.quote_name(SourceRecord._meta.db_table)
-    marks = ", ".join(["%s"] * len(ids))
+    records = table(SourceRecord)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""WITH c AS (SELECT id, golden_id FROM {table} WHERE id IN ({marks}) AND NOT deleted)
-                SELECT id, source_system_id, CAST(attributes AS TEXT), golden_id FROM {table}
+            f"""WITH c AS (SELECT id, golden_id FROM {records} WHERE id IN ({marks(ids)}) AND NOT deleted)
+                SELECT id, source_system_id, CAST(attributes AS TEXT), golden_id FROM {records}
                 WHERE id IN (SELECT id FROM c)
                 UNION ALL
-                SELECT id, source_system_id, CAST(attributes AS TEXT), golden_id FROM {table}
+                SELECT id, source_system_id, CAST(attributes AS TEXT), golden_id FROM {records}
                 WHERE golden_id IN (SELECT golden_id FROM c) AND NOT deleted AND id NOT IN (SELECT id FROM c)""",
             ids)
         rows = [row for row in cursor.fetchall() if row[0] != exclude]
@@ -518,26 +527,59 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
         return {"claimed": len(claimed)}
     if not entity.config.get("matching"):
         return {"claimed": 0, "skipped": "no matching settings"}
-    engine = engine_for(entity)
-    if engine.model is None:
-        # Nothing trained yet: a batch run trains on everything there is and matches it all.
-        stats = match_all(entity)
-        return {"claimed": stats.records, "batch": True}
     actions: Counter = Counter()
     with transaction.atomic():
-        _lock_entity(entity)
-        claimed = list(SourceRecord.objects.select_for_update(skip_locked=True, no_key=True)
-                       .filter(pk__in=record_ids, needs_match=True).select_related("source_system").order_by("pk"))
-        if not claimed:
-            return {"claimed": 0}
-        touched: set[int] = set()
-        event_types: dict[int, str] = {}
-        for record in claimed:
-            action = _match_one(entity, engine, record, touched, event_types)
-            actions[action] += 1
-        SourceRecord.objects.filter(pk__in=[r.pk for r in claimed]).update(needs_match=False)
-        golden_service.recompute(entity, touched, reason="ingest", event_types=event_types)
-    return {"claimed": len(claimed), **actions}
+        model_pk = _lock_entity(entity)
+        if model_pk is not None:
+            engine = engine_for(entity, model_pk)
+            claimed = _claim(record_ids)
+            if not claimed:
+                return {"claimed": 0}
+            touched: set[int] = set()
+            event_types: dict[int, str] = {}
+            for record in claimed:
+                action = _match_one(entity, engine, record, touched, event_types)
+                actions[action] += 1
+            # _match_one cleared the flag of the records it moved, in the same row update.
+            pending = [r.pk for r in claimed if r.needs_match]
+            if pending:
+                SourceRecord.objects.filter(pk__in=pending).update(needs_match=False)
+            golden_service.recompute(entity, touched, reason="ingest", event_types=event_types)
+            return {"claimed": len(claimed), **actions}
+    # Nothing trained yet: a batch run trains on everything there is and matches it all.
+    stats = match_all(entity)
+    return {"claimed": stats.records, "batch": True}
+
+
+@dataclass(slots=True)
+class _Claimed:
+    """What incremental matching reads of a pending record (no model instance: see ``_claim``)."""
+
+    pk: int
+    golden_id: int | None
+    deleted: bool
+    source: str
+    attributes: dict
+    needs_match: bool = True
+
+
+def _claim(record_ids: list[int]) -> list[_Claimed]:
+    """Lock the given records still pending, skipping any another task holds, in id order.
+
+    Raw, attributes parsed with orjson: on the path of every ingest (see mdm.db
+    on the ORM's cost).
+    """
+    ids = list(record_ids)
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT id, golden_id, deleted, source_system_id, CAST(attributes AS TEXT) FROM {table(SourceRecord)}
+                WHERE id IN ({marks(ids)}) AND needs_match ORDER BY id{row_lock(skip_locked=True)}""", ids)
+        rows = cursor.fetchall()
+    codes = source_codes({row[3] for row in rows})
+    return [_Claimed(rid, golden, bool(deleted), codes[source], orjson.loads(attributes))
+            for rid, golden, deleted, source, attributes in rows]
 
 
 def sweep_pending_matches(*, grace: float | None = None, limit: int = 20_000) -> dict[str, int]:
@@ -570,28 +612,29 @@ def sweep_pending_matches(*, grace: float | None = None, limit: int = 20_000) ->
     return swept
 
 
-def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, touched: set[int],
+def _match_one(entity: EntityType, engine: MatchEngine, record: _Claimed, touched: set[int],
                event_types: dict[int, str]) -> str:
     old_golden = record.golden_id
     # A record never matched has no keys, no steward decisions and no golden
     # record to leave: skip the queries that would find nothing.
     first_time = old_golden is None
     if not first_time or record.deleted:
-        BlockingKey.objects.filter(record=record).delete()
+        BlockingKey.objects.filter(record_id=record.pk).delete()
     if record.deleted:
         if old_golden:
-            SourceRecord.objects.filter(pk=record.pk).update(golden=None)
+            SourceRecord.objects.filter(pk=record.pk).update(golden=None, needs_match=False)
+            record.needs_match = False
             touched.add(old_golden)
         return "deleted"
     keys = engine.blocking_keys(record.attributes)
-    BlockingKey.objects.bulk_create([BlockingKey(entity_type=entity, key=k, record=record) for k in keys])
+    BlockingKey.objects.bulk_create([BlockingKey(entity_type=entity, key=k, record_id=record.pk) for k in keys])
     ids = candidate_ids(entity, engine, keys, exclude=record.pk)
     if old_golden:
         # Its own golden record's other members are candidates too: staying put is an option.
         ids = sorted(set(ids) | set(SourceRecord.objects.filter(golden_id=old_golden, deleted=False)
                                      .exclude(pk=record.pk).values_list("pk", flat=True)))
     candidates, cluster_of = _candidates_with_clusters(entity, ids, exclude=record.pk)
-    me = _engine_record(record.pk, record.source_system.code, record.attributes)
+    me = _engine_record(record.pk, record.source, record.attributes)
     constraints = None if first_time else steward_constraints(entity, [record.pk])
     decision = engine.match_record(me, candidates, cluster_of, constraints)
     by_id = {c[0]: c for c in candidates}
@@ -606,7 +649,9 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: SourceRecord, to
             else:
                 golden_pk = golden_service.create_goldens(entity, 1)[0].pk
         if golden_pk != old_golden:
-            SourceRecord.objects.filter(pk=record.pk).update(golden_id=golden_pk)
+            # The pending flag goes in the same update: one rewrite of the wide row, not two.
+            SourceRecord.objects.filter(pk=record.pk).update(golden_id=golden_pk, needs_match=False)
+            record.needs_match = False
             if old_golden:
                 touched.add(old_golden)
         touched.add(golden_pk)

@@ -43,6 +43,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from mdm.db import marks, table
 from mdm.models import ChangeEvent, Delivery, Subscription, XrefAcknowledgement
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def fan_out(events: list[ChangeEvent]) -> list[int]:
     """One pending delivery per (event, active subscription that wants it); enqueue on commit."""
     if not events:
         return []
-    subscriptions = list(Subscription.objects.filter(active=True))
+    # Raw: on the path of every golden-record change (see mdm.db on the ORM's cost).
+    subscriptions = list(Subscription.objects.raw(f"SELECT * FROM {table(Subscription)} WHERE active"))
     if not subscriptions:
         return []
     now = timezone.now()
@@ -226,10 +228,9 @@ def claim(delivery_ids: Sequence[int], now: datetime) -> list[Job]:
                 [now, ids, now])
             rows = cursor.fetchall()
         else:
-            marks = ", ".join(["%s"] * len(ids))
             cursor.execute(
                 f"""UPDATE mdm_delivery AS d SET status = 'sending', claimed_at = %s, attempts = d.attempts + 1
-                    WHERE d.id IN ({marks}) AND d.status = 'pending' AND d.next_attempt_at <= %s AND {_OLDER_OPEN}
+                    WHERE d.id IN ({marks(ids)}) AND d.status = 'pending' AND d.next_attempt_at <= %s AND {_OLDER_OPEN}
                     RETURNING id""",
                 [now, *ids, now])
             claimed = [row[0] for row in cursor.fetchall()]
@@ -238,7 +239,7 @@ def claim(delivery_ids: Sequence[int], now: datetime) -> list[Job]:
                 cursor.execute(
                     f"""SELECT {_JOB_COLUMNS} FROM mdm_delivery d JOIN mdm_changeevent e ON e.id = d.event_id
                         JOIN mdm_subscription s ON s.id = d.subscription_id
-                        WHERE d.id IN ({", ".join(["%s"] * len(claimed))})""", claimed)
+                        WHERE d.id IN ({marks(claimed)})""", claimed)
                 rows = cursor.fetchall()
     jobs = [Job(*row) for row in rows]
     for job in jobs:
