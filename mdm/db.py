@@ -92,32 +92,60 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _insert_values(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence], *,
+                   returning: bool = False) -> list[int]:
+    """A few rows in one ``INSERT … VALUES`` (PostgreSQL); their new pks when ``returning``.
+
+    ``bulk_create`` spends a millisecond or more building the statement for
+    wide rows with JSON, and would parse and dump each ``JsonText`` again:
+    every incremental match and steward action writes a version, an event
+    and a decision this way.
+    """
+    fields = [model._meta.get_field(name) for name in field_names]
+    quote = connection.ops.quote_name
+    # Only JSON is cast (a text parameter is not jsonb); other columns keep
+    # their own checks (a cast to varchar(n) would truncate silently).
+    row_sql = "(" + ", ".join(f"%s::{f.db_type(connection)}" if isinstance(f, models.JSONField) else "%s"
+                              for f in fields) + ")"
+    converters = [_dump if isinstance(f, models.JSONField) else None for f in fields]
+    params = [c(v) if c else v for row in rows for c, v in zip(converters, row)]
+    sql = (f"INSERT INTO {table(model)} ({', '.join(quote(f.column) for f in fields)}) "
+           f"VALUES {', '.join([row_sql] * len(rows))}")
+    if returning:
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()] if returning else []
+
+
 def bulk_insert(objs: Sequence[models.Model], field_names: Sequence[str]) -> None:
     """Insert ``objs`` (all of one model, without pk) and set their ``pk``."""
     if not objs:
         return
     model = type(objs[0])
-    if connection.vendor != "postgresql" or len(objs) < SMALL:
+    if connection.vendor != "postgresql":
         for obj in objs:
             for field in model._meta.concrete_fields:
                 if isinstance(field, models.JSONField) and isinstance(getattr(obj, field.attname), JsonText):
                     setattr(obj, field.attname, json.loads(getattr(obj, field.attname)))
         model.objects.bulk_create(objs, batch_size=1000)
         return
-    table = model._meta.db_table
-    pk_column = model._meta.pk.column
     columns, attnames, converters = _column_values(model, field_names)
-    ids = allocate_ids(model, len(objs))
-    with connection.cursor() as cursor:
-        quoted = ", ".join(connection.ops.quote_name(c) for c in [pk_column, *columns])
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
-            for obj, pk in zip(objs, ids):
-                row = [pk]
-                for attname, convert in zip(attnames, converters):
-                    value = getattr(obj, attname)
-                    row.append(convert(value) if convert else value)
-                copy.write_row(row)
+    if len(objs) < SMALL:
+        ids = _insert_values(model, field_names, [[getattr(obj, a) for a in attnames] for obj in objs],
+                             returning=True)
+    else:
+        ids = allocate_ids(model, len(objs))
+        with connection.cursor() as cursor:
+            quoted = ", ".join(connection.ops.quote_name(c) for c in [model._meta.pk.column, *columns])
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            with raw.copy(f"COPY {table(model)} ({quoted}) FROM STDIN") as copy:
+                for obj, pk in zip(objs, ids):
+                    row = [pk]
+                    for attname, convert in zip(attnames, converters):
+                        value = getattr(obj, attname)
+                        row.append(convert(value) if convert else value)
+                    copy.write_row(row)
     for obj, pk in zip(objs, ids):
         obj.pk = pk
         obj._state.adding = False
@@ -128,14 +156,17 @@ def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Seq
     """Insert plain tuples (no model instances, no ids back): blocking keys, decisions."""
     if not rows:
         return
-    if connection.vendor != "postgresql" or len(rows) < SMALL:
+    if connection.vendor != "postgresql":
         objs = [model(**dict(zip(_attnames(model, field_names), row))) for row in rows]
         model.objects.bulk_create(objs, batch_size=2000)
+        return
+    if len(rows) < SMALL:
+        _insert_values(model, field_names, rows)
         return
     columns, _, converters = _column_values(model, field_names)
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {table(model)} ({quoted}) FROM STDIN") as copy:
             if any(converters):
                 for row in rows:
                     copy.write_row([c(v) if c else v for c, v in zip(converters, row)])

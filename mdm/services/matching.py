@@ -58,6 +58,8 @@ class NotMatchable(Exception):
 
 # --- engine and model -----------------------------------------------------------
 
+DECISION_FIELDS = ["entity_type", "record_a", "record_b", "state", "origin", "probability", "explanation",
+                   "decided_at", "note"]
 _engines: dict[tuple[int, int, int | None], MatchEngine] = {}
 
 
@@ -359,8 +361,7 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
         wanted.setdefault(_pair_key("match", ga, gb), _match_task(
             entity, StewardTask.Kind.MERGE_PROPOSAL, ga, gb, mp.record_a, mp.record_b, mp.linkage, None))
     lap("decisions computed")
-    insert_rows(MatchDecision, ["entity_type", "record_a", "record_b", "state", "origin", "probability",
-                                "explanation", "decided_at", "note"], decision_rows)
+    insert_rows(MatchDecision, DECISION_FIELDS, decision_rows)
     lap("decisions written")
     opened = _sync_match_tasks(entity, wanted)
     stats.possible_tasks = sum(1 for t in opened if t.kind == StewardTask.Kind.POSSIBLE_MATCH)
@@ -627,7 +628,7 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: _Claimed, touche
             touched.add(old_golden)
         return "deleted"
     keys = engine.blocking_keys(record.attributes)
-    BlockingKey.objects.bulk_create([BlockingKey(entity_type=entity, key=k, record_id=record.pk) for k in keys])
+    insert_rows(BlockingKey, ["entity_type", "key", "record"], [(entity.pk, k, record.pk) for k in keys])
     ids = candidate_ids(entity, engine, keys, exclude=record.pk)
     if old_golden:
         # Its own golden record's other members are candidates too: staying put is an option.
@@ -711,8 +712,8 @@ def _record_decision(entity, a: int, b: int, state: str, probability: float, now
     lo, hi = min(a, b), max(a, b)
     existing = MatchDecision.objects.filter(record_a_id=lo, record_b_id=hi).first() if known else None
     if existing is None:
-        MatchDecision.objects.create(entity_type=entity, record_a_id=lo, record_b_id=hi, state=state,
-                                     origin=MatchDecision.Origin.AUTO, probability=round(probability, 6))
+        insert_rows(MatchDecision, DECISION_FIELDS, [(entity.pk, lo, hi, state, MatchDecision.Origin.AUTO,
+                                                      round(probability, 6), {}, now, "")])
     elif existing.origin == MatchDecision.Origin.AUTO:
         MatchDecision.objects.filter(pk=existing.pk).update(state=state, probability=round(probability, 6),
                                                             decided_at=now)
