@@ -70,6 +70,13 @@ def row_lock(*, skip_locked: bool = False) -> str:
     return " FOR NO KEY UPDATE SKIP LOCKED" if skip_locked else " FOR NO KEY UPDATE"
 
 
+def json_text(column: str) -> str:
+    """SQL for one top-level key of a JSON column as text; the key is the statement's next parameter."""
+    if connection.vendor == "postgresql":
+        return f"({column} ->> %s)"
+    return f"JSON_EXTRACT({column}, '$.' || %s)"
+
+
 def read_datetime(value):
     """A datetime column read by a raw statement: PostgreSQL returns a datetime, SQLite text."""
     if value is None or isinstance(value, datetime):

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from django.db.models import F, Q
-from django.db.models.fields.json import KT
+from django.db import connection
+from django.db.models import Q
 
+from mdm.db import json_text, marks, table
 from mdm.models import EntityType, GoldenRecord, GoldenRelationship, SourceRecord
 
 
@@ -55,11 +56,20 @@ def member_rows(entity: EntityType, golden_pks: Sequence[int]) -> list[dict]:
     """The records of these golden records, deleted ones too (links pointing at them must
     let go): id, golden_id, source_system_id, source_id, deleted, the golden record's
     status as ``golden_status`` and each reference attribute's value as ``ref_<name>``.
-    Read once for both sides of the hierarchy and for the prices waiting for these records."""
-    annotations = {f"ref_{name}": KT(f"attributes__{name}") for name, _, _ in relationship_attributes(entity)}
-    return list(SourceRecord.objects.filter(golden_id__in=list(golden_pks)).order_by()
-                .values("id", "golden_id", "source_system_id", "source_id", "deleted",
-                        golden_status=F("golden__status"), **annotations))
+    Read once for both sides of the hierarchy and for the prices waiting for these records
+    (raw: on the path of every incremental match, see mdm.db on the ORM's cost)."""
+    pks = list(golden_pks)
+    if not pks:
+        return []
+    refs = [name for name, _, _ in relationship_attributes(entity)]
+    names = ["id", "golden_id", "source_system_id", "source_id", "deleted", "golden_status", *(f"ref_{n}" for n in refs)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT r.id, r.golden_id, r.source_system_id, r.source_id, r.deleted, g.status
+                       {"".join(", " + json_text("r.attributes") for _ in refs)}
+                FROM {table(SourceRecord)} r JOIN {table(GoldenRecord)} g ON g.id = r.golden_id
+                WHERE r.golden_id IN ({marks(pks)})""", [*refs, *pks])
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def refresh_relationships(entity: EntityType, golden_pks: Iterable[int], records: list[dict] | None = None) -> int:
@@ -96,8 +106,11 @@ def _rebuild_child_side(entity: EntityType, pks: list[int], attributes, rows: li
     # Rows of records that left these golden records (or were deleted) go too:
     # their child is one of these golden records. One plain DELETE on two
     # indexed columns (no join, no per-row collection: nothing cascades from it).
-    stale = GoldenRelationship.objects.filter(Q(child_id__in=pks) | Q(via_record_id__in=[row["id"] for row in rows]))
-    stale._raw_delete(stale.db)
+    via = [row["id"] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table(GoldenRelationship)} WHERE child_id IN ({marks(pks)})"
+            + (f" OR via_record_id IN ({marks(via)})" if via else ""), [*pks, *via])
     if not wanted:
         return 0
     targets = _resolve_refs({(references, source, ref) for _, _, source, _, _, references, ref in wanted})
@@ -130,12 +143,20 @@ def _resolve_parent_side(entity: EntityType, pks: list[int], incoming, rows: lis
     entity_ids = {e.pk for e, _, _ in incoming}
     attributes = {name for _, name, _ in incoming}
     pk_set = set(pks)
-    pointing = Q(parent_record_id__in=list(current)) | Q(parent_id__in=pks)
+    conditions, params = [f"parent_id IN ({marks(pks)})"], list(pks)
+    if current:
+        conditions.append(f"parent_record_id IN ({marks(current)})")
+        params += list(current)
     if by_key:
-        pointing |= Q(parent_record__isnull=True, entity_type_id__in=entity_ids, attribute__in=attributes,
-                      parent_ref__in=sorted({sid for _, sid in by_key}))
-    links = GoldenRelationship.objects.filter(pointing).values_list(
-        "id", "parent_record_id", "parent_id", "entity_type_id", "attribute", "parent_source_id", "parent_ref")
+        refs = sorted({sid for _, sid in by_key})
+        conditions.append(f"(parent_record_id IS NULL AND entity_type_id IN ({marks(entity_ids)}) "
+                          f"AND attribute IN ({marks(attributes)}) AND parent_ref IN ({marks(refs)}))")
+        params += [*entity_ids, *attributes, *refs]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT id, parent_record_id, parent_id, entity_type_id, attribute, parent_source_id, parent_ref
+                FROM {table(GoldenRelationship)} WHERE {" OR ".join(conditions)}""", params)
+        links = cursor.fetchall()
     updates: dict[int | None, list[int]] = defaultdict(list)
     arrived = []
     for row_id, parent_record, parent, entity_id, attribute, source, ref in links:

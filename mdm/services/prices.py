@@ -44,9 +44,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 
-from mdm.db import update_rows, upsert_rows
+from mdm.db import marks, table, update_rows, upsert_rows
 from mdm.models import (
     EntityType,
     GoldenRecord,
@@ -270,22 +270,30 @@ def _pointing_or_waiting(price_entity, roles, codes, pks, members, entity, *, wa
     member_ids = {m["id"] for m in members}
     golden_of = {m["id"]: m["golden_id"] for m in members if not m["deleted"]}
     wanted: dict[str, set[tuple[int, str]]] = {}
-    query = Q()
+    conditions, params = [], []
     for role in roles:
-        query |= Q(**{f"{role}_golden_id__in": pks})
+        conditions.append(f"p.{role}_golden_id IN ({marks(pks)})")
+        params += pks
         if member_ids:
-            query |= Q(**{f"{role}_record_id__in": sorted(member_ids)})
+            conditions.append(f"p.{role}_record_id IN ({marks(member_ids)})")
+            params += sorted(member_ids)
         if waiting:
             keys = {(m["source_system_id"], m["source_id"]) for m in members if not m["deleted"]
                     and m.get("entity_code", entity.code if entity else None) == codes[role]}
             if keys:
                 wanted[role] = keys
-                query |= Q(**{f"{role}_record__isnull": True, f"{role}_ref__in": sorted({sid for _, sid in keys})})
-    fields = ["record_id", "record__source_system_id"]
-    for role in roles:
-        fields += [f"{role}_record_id", f"{role}_golden_id", f"{role}_ref"]
+                refs = sorted({sid for _, sid in keys})
+                conditions.append(f"(p.{role}_record_id IS NULL AND p.{role}_ref IN ({marks(refs)}))")
+                params += refs
+    columns = ", ".join(f"p.{role}_record_id, p.{role}_golden_id, p.{role}_ref" for role in roles)
+    with connection.cursor() as cursor:  # raw: on the path of every customer match (see mdm.db)
+        cursor.execute(
+            f"""SELECT p.record_id, r.source_system_id, {columns}
+                FROM {table(PriceResolution)} p JOIN {table(SourceRecord)} r ON r.id = p.record_id
+                WHERE p.entity_type_id = %s AND ({" OR ".join(conditions)})""", [price_entity.pk, *params])
+        rows = cursor.fetchall()
     found = set()
-    for row in PriceResolution.objects.filter(query, entity_type=price_entity).values_list(*fields):
+    for row in rows:
         record_id, source = row[0], row[1]
         for k, role in enumerate(roles):
             ref_record, ref_golden, ref = row[2 + 3 * k:5 + 3 * k]
