@@ -1,13 +1,27 @@
-"""Bulk row writes (mdm.db): a few rows and many rows end up the same as the ORM would write them."""
+"""Bulk row writes (mdm.db): a few rows and many rows end up the same as the ORM would write them;
+the helpers of raw statements read what the ORM would."""
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
-from mdm.db import SMALL, JsonText, update_rows, upsert_rows
-from mdm.models import GoldenRecord, PriceResolution, SourceRecord
-from mdm.services.golden import create_goldens
+from mdm.db import (
+    SMALL,
+    JsonText,
+    bulk_insert,
+    insert_rows,
+    json_text,
+    marks,
+    read_datetime,
+    row_lock,
+    table,
+    update_rows,
+    upsert_rows,
+)
+from mdm.models import GoldenRecord, GoldenRecordVersion, PriceResolution, SourceRecord
+from mdm.services.golden import VERSION_FIELDS, create_goldens
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +90,45 @@ def test_upsert_rows_inserts_new_rows_and_updates_existing_ones(entity_types, er
 def test_upsert_rows_with_nothing_to_do_writes_nothing(entity_types):
     upsert_rows(PriceResolution, UPSERTED, [], unique="record")
     assert not PriceResolution.objects.exists()
+
+
+@pytest.mark.parametrize("count", [1, 3, SMALL + 5], ids=["one row", "a few rows", "many rows"])
+def test_bulk_insert_gives_each_object_the_pk_of_its_own_row(customer_type, count):
+    goldens = create_goldens(customer_type, count)
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    versions = [GoldenRecordVersion(golden=g, version=1, status="active", merged_into_golden_id="",
+                                    values=JsonText(f'{{"name": "N{i} <b>"}}') if i % 2 else {"name": f"N{i}"},
+                                    lineage={}, members=[i], reason="ingest", actor="system", note="", created_at=moment)
+                for i, g in enumerate(goldens)]
+
+    bulk_insert(versions, VERSION_FIELDS)
+
+    stored = {v.pk: v for v in GoldenRecordVersion.objects.filter(pk__in=[v.pk for v in versions])}
+    assert len(stored) == count
+    for i, version in enumerate(versions):
+        row = stored[version.pk]
+        assert row.golden_id == goldens[i].pk and row.members == [i] and row.created_at == moment
+        assert row.values == ({"name": f"N{i} <b>"} if i % 2 else {"name": f"N{i}"})
+
+
+def test_a_too_long_value_is_refused_not_truncated(customer_type):
+    golden = create_goldens(customer_type, 1)[0]
+
+    with pytest.raises(DataError):
+        insert_rows(GoldenRecordVersion, VERSION_FIELDS, [(golden.pk, 1, "x" * 50, "", {}, {}, [], "ingest", "system",
+                                                           "", timezone.now())])
+
+
+def test_raw_statement_helpers_read_json_keys_datetimes_and_lock_rows(entity_types, erp):
+    record = _price_records(entity_types["price"], erp, 1)[0]
+    SourceRecord.objects.filter(pk=record.pk).update(attributes={"parent_id": "C-7 'x'", "n": 1})
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT {json_text('attributes')}, received_at FROM {table(SourceRecord)} "
+                       f"WHERE id IN ({marks([record.pk, 0])}){row_lock()}", ["parent_id", record.pk, 0])
+        parent, received = cursor.fetchone()
+
+    assert parent == "C-7 'x'"
+    assert read_datetime(received) == record.received_at and read_datetime(None) is None
+    assert marks([1, 2, 3]) == "%s, %s, %s"
+    assert row_lock() == " FOR NO KEY UPDATE" and row_lock(skip_locked=True).endswith("SKIP LOCKED")
