@@ -471,8 +471,9 @@ def candidate_ids(entity: EntityType, engine: MatchEngine, keys: list[str], excl
     caps, default_cap = _block_caps(engine)
     keys = list(dict.fromkeys(keys))
     limits = [caps.get(k.partition(":")[0], default_cap) for k in keys]
+    keys_table = table(BlockingKey)
     sql = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT key, record_id FROM {table(BlockingKey)} WHERE entity_type_id = %s AND key = %s LIMIT %s) AS k{i}"
+        f"SELECT * FROM (SELECT key, record_id FROM {keys_table} WHERE entity_type_id = %s AND key = %s LIMIT %s) AS k{i}"
         for i in range(len(keys)))
     params = [p for key, cap in zip(keys, limits) for p in (entity.pk, key, cap + 1)]
     with connection.cursor() as cursor:
