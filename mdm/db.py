@@ -7,9 +7,10 @@ wide rows with JSON. Elsewhere (SQLite for a first run) it falls back to
 callers get ids back as with ``bulk_create``.
 
 Reads on the path of every incremental match and steward action go through
-raw statements too (``marks``, ``row_lock``, ``read_datetime``): building
-and compiling an ORM query costs 0.3–0.6 ms, more than PostgreSQL takes to
-answer it, and one match makes a dozen of them.
+raw statements too (``table``, ``marks``, ``row_lock``, ``json_text``,
+``read_datetime``), and their few new rows through one ``INSERT … VALUES``:
+building and compiling an ORM query costs 0.3–0.6 ms, more than PostgreSQL
+takes to answer it, and one match made a dozen of them.
 """
 from __future__ import annotations
 
