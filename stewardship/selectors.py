@@ -267,15 +267,17 @@ def records_per_source() -> list[dict]:
 
 
 def matching_backlog() -> dict:
-    """Records waiting for matching: how many, since when, and how many have
-    waited past the pending-match sweeper's grace (their task was lost or
-    failed; the sweeper sends them again, a worker must be running)."""
-    grace = settings.MDM_MATCH_SWEEP_GRACE
+    """Records waiting for matching: how many, since when, and how many the
+    pending-match sweeper counts as lost (waited past its grace; the sweeper
+    sends them again, a worker must be running). Records of batches ingested
+    with ``--defer-match`` wait for a ``match`` run: waiting, not late."""
+    from mdm.services.matching import lost_match_records
+
     matched = [e.pk for e in entity_types().values() if e.config.get("matching") or e.config.get("prices")]
-    late = timezone.now() - timedelta(seconds=grace)
     figures = SourceRecord.objects.filter(needs_match=True, entity_type_id__in=matched).aggregate(
-        waiting=Count("id"), oldest=Min("received_at"), late=Count("id", filter=Q(received_at__lt=late)))
-    return {**figures, "grace_minutes": round(grace / 60)}
+        waiting=Count("id"), oldest=Min("received_at"))
+    figures["late"] = lost_match_records().filter(entity_type_id__in=matched).count() if figures["waiting"] else 0
+    return {**figures, "grace_minutes": round(settings.MDM_MATCH_SWEEP_GRACE / 60)}
 
 
 def golden_counts() -> dict[str, int]:

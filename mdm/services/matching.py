@@ -584,6 +584,16 @@ def _claim(record_ids: list[int]) -> list[_Claimed]:
             for rid, golden, deleted, source, attributes in rows]
 
 
+def lost_match_records(grace: float | None = None):
+    """Records still waiting for matching ``grace`` seconds (``MDM_MATCH_SWEEP_GRACE``)
+    after they arrived: their match task was lost or failed for good. Records of
+    batches ingested with ``--defer-match`` wait for a ``match`` run and are not lost."""
+    grace = settings.MDM_MATCH_SWEEP_GRACE if grace is None else grace
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    return (SourceRecord.objects.filter(needs_match=True, received_at__lt=cutoff)
+            .exclude(last_batch__match_deferred=True))
+
+
 def sweep_pending_matches(*, grace: float | None = None, limit: int = 20_000) -> dict[str, int]:
     """Enqueue matching again for records still pending long after they arrived; {entity code: records}.
 
@@ -598,13 +608,12 @@ def sweep_pending_matches(*, grace: float | None = None, limit: int = 20_000) ->
     from mdm.tasks import match_records
 
     grace = settings.MDM_MATCH_SWEEP_GRACE if grace is None else grace
-    cutoff = timezone.now() - timedelta(seconds=grace)
     swept = {}
     for entity in EntityType.objects.order_by("code"):
         if not (entity.config.get("matching") or entity.config.get("prices")):
             continue  # nothing would claim them: matching is not configured
-        ids = list(SourceRecord.objects.filter(entity_type=entity, needs_match=True, received_at__lt=cutoff)
-                   .exclude(last_batch__match_deferred=True).order_by("pk").values_list("pk", flat=True)[:limit])
+        ids = list(lost_match_records(grace).filter(entity_type=entity).order_by("pk")
+                   .values_list("pk", flat=True)[:limit])
         if not ids:
             continue
         log.warning("%s %s records waited over %.0f s for matching: enqueued again", len(ids), entity.code, grace)

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from mdm.models import MatchDecision, SourceRecord, StewardTask
+from mdm.models import IngestBatch, MatchDecision, SourceRecord, StewardTask
 from stewardship import selectors
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +81,8 @@ def test_publishing_failures_show_per_subscription(login, hub):
 def test_the_dashboard_counts_records_waiting_for_matching(login, hub):
     hub.record("erp", name="Acme")
     late = hub.record("crm", name="Beta")
+    # hub.record leaves matching to a later run; this one's match task was lost instead.
+    IngestBatch.objects.filter(pk=late.last_batch_id).update(match_deferred=False)
     SourceRecord.objects.filter(pk=late.pk).update(received_at=timezone.now() - timedelta(hours=2))
 
     figures = selectors.matching_backlog()
@@ -89,3 +91,16 @@ def test_the_dashboard_counts_records_waiting_for_matching(login, hub):
     page = login("viewer").get(reverse("stewardship:home")).content.decode()
     assert "records waiting for matching, the oldest for 2\xa0hours" in page
     assert "1 past 15 min: is a worker running?" in page
+
+
+def test_records_left_for_a_match_run_are_waiting_but_not_late(login, hub):
+    deferred = hub.record("crm", name="Gamma")  # ingested with --defer-match
+    SourceRecord.objects.filter(pk=deferred.pk).update(received_at=timezone.now() - timedelta(hours=2))
+
+    figures = selectors.matching_backlog()
+
+    assert IngestBatch.objects.get(pk=deferred.last_batch_id).match_deferred
+    assert (figures["waiting"], figures["late"]) == (1, 0)
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    assert "records waiting for matching, the oldest for 2\xa0hours" in page
+    assert "is a worker running?" not in page
