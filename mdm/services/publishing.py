@@ -30,14 +30,19 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import random
+import re
 import threading
 import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -169,15 +174,64 @@ def body_bytes(job: Job) -> bytes:
 # --- delivering -------------------------------------------------------------
 
 _local = threading.local()
+# Environment variables that choose a proxy and the certificate authorities, as
+# curl and requests read them.
+_PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+              "no_proxy", "NO_PROXY")
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
-def http_session() -> requests.Session:
-    """One keep-alive session per worker thread: connections to a subscriber are reused."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-        session.headers["User-Agent"] = USER_AGENT
-    return session
+def http_pool(url: str) -> urllib3.PoolManager:
+    """The keep-alive connection pool for ``url`` in this worker thread: direct, or through
+    the proxy the environment names for that host (``HTTPS_PROXY``, ``NO_PROXY``…).
+
+    urllib3 directly rather than requests: requests spends three times the CPU
+    on a POST (environment, netrc and charset look-ups on every call), and a
+    worker's delivery rate is bound by its CPU, not by the network.
+    """
+    pools = getattr(_local, "pools", None)
+    if pools is None:
+        pools = _local.pools = {}
+    parts = urllib3.util.parse_url(url)
+    proxy = _proxy_for(parts.scheme or "http", parts.host or "", tuple(os.environ.get(k) for k in _PROXY_ENV))
+    pool = pools.get(proxy)
+    if pool is None:
+        # A pool per subscriber host (one connection each: this thread sends one at a time).
+        options = {"ca_certs": _ca_bundle(), "num_pools": 64}
+        pool = pools[proxy] = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+    return pool
+
+
+@lru_cache(maxsize=1024)
+def _proxy_for(scheme: str, host: str, environment: tuple) -> str:
+    """The proxy URL for a host, '' for none. ``environment``, the proxy variables' values,
+    is there for the cache: changing them (a test, a reconfigured worker) is a new entry."""
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(scheme) or proxies.get("all") or ""
+    if proxy and urllib.request.proxy_bypass_environment(host, proxies):
+        return ""
+    if proxy and "://" not in proxy:
+        proxy = "http://" + proxy
+    return proxy
+
+
+def _ca_bundle() -> str:
+    return os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()
+
+
+def read_response(response: urllib3.BaseHTTPResponse) -> str:
+    """The start of a receiver's answer as text, for the admin. A longer answer is cut,
+    and its connection closed rather than read to the end."""
+    limit = RESPONSE_KEEP * 4  # bytes: up to four per character in UTF-8
+    data = response.read(limit)
+    if len(data) == limit and response.read(1):
+        response.close()
+    match = _CHARSET.search(response.headers.get("Content-Type", ""))
+    try:
+        text = data.decode(match.group(1) if match else "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = data.decode("utf-8", errors="replace")
+    return text[:RESPONSE_KEEP]
 
 
 def backoff_delay(attempts: int) -> float:
@@ -264,20 +318,27 @@ def attempt(job: Job, now: datetime) -> Outcome:
     msg_id = job.webhook_id
     headers = {
         "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(job.secret, msg_id, timestamp, body),
         "Idempotency-Key": msg_id,
     }
-    timeouts = (settings.MDM_WEBHOOK_CONNECT_TIMEOUT, settings.MDM_WEBHOOK_READ_TIMEOUT)
+    timeout = urllib3.Timeout(connect=settings.MDM_WEBHOOK_CONNECT_TIMEOUT, read=settings.MDM_WEBHOOK_READ_TIMEOUT)
     try:
-        response = http_session().post(job.url, data=body, headers=headers, timeout=timeouts, allow_redirects=False)
-    except requests.Timeout as exc:
-        return Outcome("temporary", error=f"timeout: {exc}"[:500])
-    except requests.RequestException as exc:
+        response = http_pool(job.url).urlopen("POST", job.url, body=body, headers=headers, timeout=timeout,
+                                              retries=False, redirect=False, preload_content=False)
+        try:
+            text = read_response(response)
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.NewConnectionError as exc:  # a subclass of the connect timeout
         return Outcome("temporary", error=f"connection error: {exc}"[:500])
-    text = response.text[:RESPONSE_KEEP]
-    code = response.status_code
+    except urllib3.exceptions.TimeoutError as exc:
+        return Outcome("temporary", error=f"timeout: {exc}"[:500])
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return Outcome("temporary", error=f"connection error: {exc}"[:500])
+    code = response.status
     if 200 <= code < 300:
         return Outcome(Delivery.Status.DELIVERED, code, text)
     if code >= 500 or code in TEMPORARY_4XX:

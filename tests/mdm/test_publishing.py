@@ -159,6 +159,48 @@ def test_a_4xx_fails_at_once_and_keeps_the_response(golden, subscription, httpse
     assert "rejected" in delivery.last_error
 
 
+def test_a_long_answer_is_cut_and_decoded_by_its_charset(golden, subscription, httpserver):
+    answer = ("Kunde abgelehnt: Müller & Söhne. " * 200).encode("latin-1")
+    httpserver.expect_request("/hooks").respond_with_data(answer, status=409,
+                                                          content_type="text/plain; charset=ISO-8859-1")
+    delivery = Delivery.objects.get()
+    assert publishing.deliver(delivery.pk) == "failed"
+    delivery.refresh_from_db()
+    assert delivery.last_response.startswith("Kunde abgelehnt: Müller & Söhne.")
+    assert len(delivery.last_response) == publishing.RESPONSE_KEEP
+
+
+def test_an_unreachable_receiver_is_a_temporary_connection_error(golden, subscription, settings):
+    settings.MDM_WEBHOOK_ETA_MAX = 0
+    Subscription.objects.filter(pk=subscription.pk).update(url="http://127.0.0.1:9/hooks")  # discard: refused
+    delivery = Delivery.objects.get()
+    assert publishing.deliver(delivery.pk) == "pending"
+    delivery.refresh_from_db()
+    assert delivery.last_error.startswith("connection error") and delivery.last_status_code is None
+
+
+def test_deliveries_go_through_the_proxy_the_environment_names(golden, subscription, httpserver, monkeypatch):
+    # The "proxy" is the test server: a request for a host that does not resolve reaching it
+    # went through the proxy, in absolute form.
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/").rstrip("/"))
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    Subscription.objects.filter(pk=subscription.pk).update(url="http://erp.example.invalid/hooks")
+    httpserver.expect_request("/hooks").respond_with_data("ok")
+    assert publishing.deliver(Delivery.objects.get().pk) == "delivered"
+    (request, _), = httpserver.log
+    assert request.headers["Host"] == "erp.example.invalid"
+    assert request.headers["User-Agent"] == publishing.USER_AGENT
+
+
+def test_hosts_named_in_no_proxy_are_reached_directly(golden, subscription, httpserver, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.setenv("NO_PROXY", ".example.com,localhost")  # the test server's host
+    httpserver.expect_request("/hooks").respond_with_data("ok")
+    assert publishing.deliver(Delivery.objects.get().pk) == "delivered"
+
+
 def test_the_last_failed_attempt_dead_letters_the_delivery(golden, subscription, httpserver, settings):
     settings.MDM_WEBHOOK_MAX_ATTEMPTS = 2
     settings.MDM_WEBHOOK_ETA_MAX = 0
