@@ -183,7 +183,8 @@ _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 
 def http_pool(url: str) -> urllib3.PoolManager:
     """The keep-alive connection pool for ``url`` in this worker thread: direct, or through
-    the proxy the environment names for that host (``HTTPS_PROXY``, ``NO_PROXY``…).
+    the proxy the environment names for that host (``HTTPS_PROXY``, ``NO_PROXY``…), and
+    verifying TLS against ``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE`` if set, else certifi's.
 
     urllib3 directly rather than requests: requests spends three times the CPU
     on a POST (environment, netrc and charset look-ups on every call), and a
@@ -194,11 +195,13 @@ def http_pool(url: str) -> urllib3.PoolManager:
         pools = _local.pools = {}
     parts = urllib3.util.parse_url(url)
     proxy = _proxy_for(parts.scheme or "http", parts.host or "", tuple(os.environ.get(k) for k in _PROXY_ENV))
-    pool = pools.get(proxy)
+    authorities = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()
+    pool = pools.get((proxy, authorities))
     if pool is None:
         # A pool per subscriber host (one connection each: this thread sends one at a time).
-        options = {"ca_certs": _ca_bundle(), "num_pools": 64}
-        pool = pools[proxy] = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        options = {"ca_certs": authorities, "num_pools": 64}
+        pool = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        pools[proxy, authorities] = pool
     return pool
 
 
@@ -213,10 +216,6 @@ def _proxy_for(scheme: str, host: str, environment: tuple) -> str:
     if proxy and "://" not in proxy:
         proxy = "http://" + proxy
     return proxy
-
-
-def _ca_bundle() -> str:
-    return os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()
 
 
 def read_response(response: urllib3.BaseHTTPResponse) -> str:

@@ -4,12 +4,15 @@ real worker is in test_publishing_worker.py)."""
 from __future__ import annotations
 
 import json
+import ssl
 from datetime import timedelta
 
 import pytest
+import trustme
 from django.core.management import call_command
 from django.utils import timezone
 from publishing_support import change, make_golden, merge, source_record
+from pytest_httpserver import HTTPServer
 from standardwebhooks.webhooks import Webhook
 from werkzeug import Response
 
@@ -199,6 +202,34 @@ def test_hosts_named_in_no_proxy_are_reached_directly(golden, subscription, http
     monkeypatch.setenv("NO_PROXY", ".example.com,localhost")  # the test server's host
     httpserver.expect_request("/hooks").respond_with_data("ok")
     assert publishing.deliver(Delivery.objects.get().pk) == "delivered"
+
+
+def test_https_receivers_are_verified_against_the_configured_authorities(golden, subscription, tmp_path,
+                                                                           monkeypatch, settings):
+    settings.MDM_WEBHOOK_ETA_MAX = 0
+    authority = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("localhost").configure_cert(context)
+    server = HTTPServer(ssl_context=context)
+    server.start()
+    try:
+        server.expect_request("/hooks").respond_with_data("ok")
+        Subscription.objects.filter(pk=subscription.pk).update(url=server.url_for("/hooks"))
+        delivery = Delivery.objects.get()
+        assert delivery.subscription.url.startswith("https://")
+        assert publishing.deliver(delivery.pk) == "pending"  # signed by an authority nobody trusts
+        delivery.refresh_from_db()
+        assert "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
+        bundle = tmp_path / "authorities.pem"
+        authority.cert_pem.write_to_path(str(bundle))
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        assert publishing.deliver(delivery.pk) == "delivered"
+        assert len(server.log) == 1
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()
 
 
 def test_the_last_failed_attempt_dead_letters_the_delivery(golden, subscription, httpserver, settings):
