@@ -116,7 +116,9 @@ def part_values(part: KeyPart, value: Any) -> list[str]:
         values = _apply(t, values)
         if not values:
             return []
-    return values[:_MAX_VALUES_PER_PART]
+    # Each value once (a list attribute may repeat one and have no transform to drop
+    # the repeat): a record holds a key once, which the hub's primary key enforces.
+    return list(dict.fromkeys(values))[:_MAX_VALUES_PER_PART]
 
 
 def _pass_keys(bpass: BlockingPass, attrs: Mapping[str, Any], cache: dict | None = None) -> list[str]:

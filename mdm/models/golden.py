@@ -98,9 +98,12 @@ class BlockingKey(models.Model):
     its candidates with an index lookup, as fast as a batch does."""
 
     # A derived table, rebuilt from the records by every batch match (millions
-    # of rows): only the two indexes below, and no foreign-key constraints in
-    # the database, whose per-row checks at commit would cost more than the
-    # insert. Django still cascades deletes.
+    # of rows), so kept lean: the primary key (entity type, key, record) is the
+    # candidate lookup itself, read from the index alone, with no id column and
+    # its index to write besides; one more index finds a record's keys; and no
+    # foreign-key constraints in the database, whose per-row checks at commit
+    # would cost more than the insert. Django still cascades deletes.
+    pk = models.CompositePrimaryKey("entity_type", "key", "record")
     entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+", db_index=False,
                                     db_constraint=False)
     key = models.CharField(max_length=200)
@@ -108,11 +111,7 @@ class BlockingKey(models.Model):
                                db_constraint=False)
 
     class Meta:
-        indexes = [
-            # Covering: one new record finds its candidates from the index alone.
-            models.Index(fields=["entity_type", "key"], include=["record"], name="blocking_key_lookup"),
-            models.Index(fields=["record"], name="blocking_key_record"),
-        ]
+        indexes = [models.Index(fields=["record"], name="blocking_key_record")]
 
     def __str__(self) -> str:
         return self.key

@@ -630,7 +630,7 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: _Claimed, touche
     # record to leave: skip the queries that would find nothing.
     first_time = old_golden is None
     if not first_time or record.deleted:
-        BlockingKey.objects.filter(record_id=record.pk).delete()
+        BlockingKey.objects.filter(record_id=record.pk)._raw_delete(connection.alias)  # nothing depends on them
     if record.deleted:
         if old_golden:
             SourceRecord.objects.filter(pk=record.pk).update(golden=None, needs_match=False)

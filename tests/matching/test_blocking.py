@@ -56,6 +56,12 @@ def test_set_valued_features_give_one_key_per_element():
     assert sorted(blocking_keys(s, {"name": "Sony PS-LX350H Turntable"})) == ["code:lx350h", "code:pslx350h"]
 
 
+def test_a_list_repeating_a_value_gives_its_key_once():
+    s = settings([{"name": "em", "keys": [{"attribute": "emails"}]}])
+    assert blocking_keys(s, {"emails": ["ap@acme.com", "ap@acme.com", "sales@acme.com"]}) == [
+        "em:ap@acme.com", "em:sales@acme.com"]
+
+
 def test_pairs_are_records_sharing_a_key():
     s = settings([{"name": "ph", "keys": [{"attribute": "phone"}]}])
     recs = [(1, "a", {"phone": "1"}), (2, "b", {"phone": "1"}), (3, "a", {"phone": "2"}), (4, "b", {"phone": "1"})]
