@@ -174,8 +174,7 @@ def body_bytes(job: Job) -> bytes:
 # --- delivering -------------------------------------------------------------
 
 _local = threading.local()
-# Environment variables that choose a proxy and the certificate authorities, as
-# curl and requests read them.
+# The environment variables that choose a proxy, as curl and requests read them.
 _PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
               "no_proxy", "NO_PROXY")
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
