@@ -29,6 +29,7 @@ def golden_search(request):
     context = {
         "search_query": query, "hits": hits, "entity": entity, "entity_types": EntityType.objects.all(),
         "inactive": request.GET.get("inactive") == "1", "limit": selectors.SEARCH_LIMIT,
+        "names_skipped": 0 < len(query) < selectors.NAME_SEARCH_MIN, "name_min": selectors.NAME_SEARCH_MIN,
         "recent": [] if query else GoldenRecord.objects.select_related("entity_type").filter(
             status=GoldenRecord.Status.ACTIVE).order_by("-updated_at", "-id")[:15],
     }

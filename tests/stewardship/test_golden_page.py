@@ -155,6 +155,15 @@ def test_search_by_name_is_served_by_the_trigram_index_on_postgresql(acme):
     assert [hit.golden.golden_id for hit in search_goldens("CME SUP")] == [acme.golden_id]
 
 
+def test_text_shorter_than_three_characters_finds_ids_but_not_names(login, hub):
+    hub.customer("AB Supply")
+    coded = hub.customer("Harbor Freight", id="ab")
+    response = login("viewer").get(reverse("stewardship:golden_search"), {"q": "ab"})
+    # "ab" is in the first name too, but only the exact source ID is looked up.
+    assert [h.golden.golden_id for h in response.context["hits"]] == [coded.golden_id]
+    assert "Names are searched from 3 characters" in response.content.decode()
+
+
 def test_search_by_a_retired_golden_id_finds_the_survivor(login, users, hub, acme):
     other = hub.customer("Acme Web", source="ecom")
     steward_services.merge_goldens(survivor=acme, others=[other], steward=users["steward"])
