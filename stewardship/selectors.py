@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from mdm.entity_cache import entity_types
 from mdm.models import GoldenRecord, MatchDecision, SourceRecord, SourceSystem, StewardTask
+from mdm.services.golden import NAME_SEARCH_MIN
 
 Kind = StewardTask.Kind
 
@@ -297,10 +298,6 @@ def publishing_status():
 # --- golden records ---------------------------------------------------------------
 
 SEARCH_LIMIT = 50
-# Names are searched from this many characters: the trigram index cannot serve a
-# shorter text, which would scan every golden record (300 ms at 100,000) for hits
-# too many to read. Identifiers of any length are still found exactly.
-NAME_SEARCH_MIN = 3
 
 
 @dataclass

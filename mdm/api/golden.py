@@ -101,7 +101,9 @@ class GoldenFilter(django_filters.FilterSet):
     golden_id = django_filters.BaseInFilter(field_name="golden_id", help_text="One or more IDs, comma-separated.")
     source = django_filters.CharFilter(method="filter_source", help_text="Only records with a member from this source.")
     search = django_filters.CharFilter(field_name="display_name", lookup_expr="icontains",
-                                       help_text="Part of the display name (case-insensitive).")
+                                       min_length=golden_service.NAME_SEARCH_MIN,
+                                       help_text="Part of the display name (case-insensitive), at least "
+                                                 f"{golden_service.NAME_SEARCH_MIN} characters.")
 
     class Meta:
         model = GoldenRecord

@@ -49,6 +49,10 @@ from mdm.survivorship import Override as RuleOverride
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
+# Names are searched (steward UI, API ``search``) from this many characters: the
+# trigram index cannot serve a shorter text, which would scan every golden record
+# (170-300 ms at 100,000) for more hits than anyone reads.
+NAME_SEARCH_MIN = 3
 VERSION_FIELDS = ["golden", "version", "status", "merged_into_golden_id", "values", "lineage", "members", "reason",
                   "actor", "note", "created_at"]
 EVENT_FIELDS = ["entity_type", "golden", "golden_id_text", "golden_version", "event_type", "payload", "created_at"]

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from mdm import selectors as mdm_selectors
 from mdm.models import EntityType, GoldenRecord, Override, SourceRecord, StewardTask, TaskComment
 from mdm.services import stewardship as services
+from mdm.services.golden import NAME_SEARCH_MIN
 from stewardship import selectors
 from stewardship.forms import ClearOverrideForm, CommentForm, NoteForm, OverrideForm, SplitForm
 from stewardship.permissions import STEWARD, VIEWER, role_required
@@ -29,7 +30,7 @@ def golden_search(request):
     context = {
         "search_query": query, "hits": hits, "entity": entity, "entity_types": EntityType.objects.all(),
         "inactive": request.GET.get("inactive") == "1", "limit": selectors.SEARCH_LIMIT,
-        "names_skipped": 0 < len(query) < selectors.NAME_SEARCH_MIN, "name_min": selectors.NAME_SEARCH_MIN,
+        "names_skipped": 0 < len(query) < NAME_SEARCH_MIN, "name_min": NAME_SEARCH_MIN,
         "recent": [] if query else GoldenRecord.objects.select_related("entity_type").filter(
             status=GoldenRecord.Status.ACTIVE).order_by("-updated_at", "-id")[:15],
     }

@@ -109,6 +109,8 @@ def test_filters_by_status_id_source_and_name(reader, customer_type, erp, crm, a
     assert ids(status="retired") == []
     response = reader.get("/api/v1/customer/golden", {"status": "exploded"})
     assert response.status_code == 400 and "status" in response.json()
+    response = reader.get("/api/v1/customer/golden", {"search": "be"})  # would scan every golden record
+    assert response.status_code == 400 and "at least 3 characters" in response.json()["search"][0]
     response = reader.get("/api/v1/customer/golden", {"updated_since": "last tuesday"})
     assert response.status_code == 400 and "updated_since" in response.json()
 
