@@ -42,3 +42,27 @@ def test_open_tasks_learn_the_source_systems_of_their_records_on_upgrade():
                                                                                                               None)
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_blocking_keys_keep_their_rows_once_each_when_the_primary_key_becomes_composite():
+    old = _migrate([("mdm", "0006_ingest_batch_match_deferred")])
+    try:
+        entity = old.get_model("mdm", "EntityType").objects.create(code="customer", name="Customer", id_prefix="CUS")
+        erp = old.get_model("mdm", "SourceSystem").objects.create(code="erp", name="ERP", kind="erp")
+        record = old.get_model("mdm", "SourceRecord").objects.create(
+            entity_type=entity, source_system=erp, source_id="E1", raw="{}", content_hash="a",
+            received_at=timezone.now(), created_at=timezone.now())
+        key = old.get_model("mdm", "BlockingKey")
+        for text in ("name:acme", "zip:78701", "name:acme"):  # the old table allowed a repeat
+            key.objects.create(entity_type=entity, key=text, record=record)
+
+        new = _migrate([("mdm", "0007_blocking_key_composite_pk")]).get_model("mdm", "BlockingKey")
+        assert sorted(new.objects.values_list("key", flat=True)) == ["name:acme", "zip:78701"]
+        assert new.objects.get(entity_type=entity.pk, key="zip:78701", record=record.pk).pk == (
+            entity.pk, "zip:78701", record.pk)
+
+        back = _migrate([("mdm", "0006_ingest_batch_match_deferred")]).get_model("mdm", "BlockingKey")
+        assert sorted(back.objects.values_list("key", flat=True)) == ["name:acme", "zip:78701"]
+        assert all(pk is not None for pk in back.objects.values_list("pk", flat=True))
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
