@@ -160,18 +160,32 @@ def bulk_insert(objs: Sequence[models.Model], field_names: Sequence[str]) -> Non
         obj._state.db = connection.alias
 
 
-def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence]) -> None:
-    """Insert plain tuples (no model instances, no ids back): blocking keys, decisions."""
+def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence], *,
+                returning: bool = False) -> list[int]:
+    """Insert plain tuples (no model instances): blocking keys, decisions, new source records.
+
+    With ``returning``, the new rows' primary keys, in the order of ``rows``
+    (drawn from the sequence first on PostgreSQL, so COPY can carry them).
+    Building a model instance per row costs more than writing the row: a
+    million-record load creates none.
+    """
     if not rows:
-        return
+        return []
     if connection.vendor != "postgresql":
-        objs = [model(**dict(zip(_attnames(model, field_names), row))) for row in rows]
+        attnames = _attnames(model, field_names)
+        json_attnames = {f.attname for f in model._meta.concrete_fields if isinstance(f, models.JSONField)}
+        objs = [model(**{a: json.loads(v) if a in json_attnames and isinstance(v, JsonText) else v
+                         for a, v in zip(attnames, row)}) for row in rows]
         model.objects.bulk_create(objs, batch_size=2000)
-        return
+        return [obj.pk for obj in objs] if returning else []
     if len(rows) < SMALL:
-        _insert_values(model, field_names, rows)
-        return
+        return _insert_values(model, field_names, rows, returning=returning)
     columns, _, converters = _column_values(model, field_names)
+    ids = allocate_ids(model, len(rows)) if returning else []
+    if returning:
+        columns = [model._meta.pk.column, *columns]
+        converters = [None, *converters]
+        rows = [(pk, *row) for pk, row in zip(ids, rows)]
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {table(model)} ({quoted}) FROM STDIN") as copy:
@@ -181,6 +195,7 @@ def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Seq
             else:
                 for row in rows:
                     copy.write_row(row)
+    return ids
 
 
 def _update_from_values(model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence]) -> int:

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from mdm.db import JsonText, bulk_insert
+from mdm.db import JsonText, bulk_insert, insert_rows
 from mdm.models import (
     EntityType,
     FieldMapping,
@@ -268,10 +268,11 @@ class _ChunkWriter:
         prepared = self.prepare(rows, prepared)
         outcomes: list[Outcome] = []
         rejects: list[RejectedRecord] = []
-        new_records: list[tuple[SourceRecord, Outcome]] = []
+        new_rows: list[tuple] = []  # in RECORD_FIELDS order: no model instance per new record
+        new_outcomes: list[Outcome] = []
         changed: list[SourceRecord] = []
         superseded: list[int] = []
-        to_match: list[SourceRecord] = []
+        to_match: list[int] = []
         counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "rejected": 0}
 
         def reject(item: dict, reasons: list[dict]) -> None:
@@ -307,16 +308,14 @@ class _ChunkWriter:
                 row = item["row"]
                 current = existing.get(item["source_id"])
                 if current is None:
-                    record = SourceRecord(
-                        entity_type=self.entity, source_system=self.source, source_id=item["source_id"],
-                        version=1, raw=item["raw"], attributes=item["attributes_json"], issues=item["issues"],
-                        content_hash=item["hash"], received_at=now, source_updated_at=item["updated_at"],
-                        deleted=item["deleted"], deleted_at=now if item["deleted"] else None,
-                        created_at=now, last_batch=self.batch, needs_match=True,
-                    )
+                    new_rows.append((
+                        self.entity.pk, self.source.pk, item["source_id"], 1, item["raw"], item["attributes_json"],
+                        item["issues"], item["hash"], now, item["updated_at"], item["deleted"],
+                        now if item["deleted"] else None, now, self.batch.pk, True, None,
+                    ))
                     status = "deleted" if item["deleted"] else "created"
                     outcome = Outcome(row.position, item["source_id"], status, version=1, issues=item["issues"])
-                    new_records.append((record, outcome))
+                    new_outcomes.append(outcome)
                     outcomes.append(outcome)
                     counts[status] += 1
                     continue
@@ -354,17 +353,17 @@ class _ChunkWriter:
                 current.needs_match = current.needs_match or attributes_changed
                 changed.append(current)
                 if attributes_changed:
-                    to_match.append(current)
+                    to_match.append(current.pk)
                 status = "deleted" if item["deleted"] else "updated"
                 outcomes.append(Outcome(row.position, item["source_id"], status, current.id, current.version,
                                         issues=item["issues"]))
                 counts[status] += 1
 
-            if new_records:
-                bulk_insert([r for r, _ in new_records], RECORD_FIELDS)
-                for record, outcome in new_records:
-                    outcome.record_id = record.id
-                to_match.extend(r for r, _ in new_records)
+            if new_rows:
+                new_ids = insert_rows(SourceRecord, RECORD_FIELDS, new_rows, returning=True)
+                for record_id, outcome in zip(new_ids, new_outcomes):
+                    outcome.record_id = record_id
+                to_match.extend(new_ids)
             if superseded:
                 _keep_superseded_versions(superseded)
             if changed:
@@ -384,7 +383,7 @@ class _ChunkWriter:
                 "rows_total", "created_count", "updated_count", "unchanged_count", "deleted_count", "rejected_count",
             ])
             if to_match and not self.defer_match:
-                ids_to_match = [r.id for r in to_match]
+                ids_to_match = to_match
                 entity_id = self.entity.id
                 transaction.on_commit(lambda: _enqueue_match(entity_id, ids_to_match))
         return outcomes, rejects

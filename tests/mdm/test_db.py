@@ -111,6 +111,23 @@ def test_bulk_insert_gives_each_object_the_pk_of_its_own_row(customer_type, coun
         assert row.values == ({"name": f"N{i} <b>"} if i % 2 else {"name": f"N{i}"})
 
 
+@pytest.mark.parametrize("count", [1, 3, SMALL + 5], ids=["one row", "a few rows", "many rows"])
+def test_insert_rows_returning_gives_the_pk_of_each_row_in_order(customer_type, count):
+    goldens = create_goldens(customer_type, count)
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    rows = [(g.pk, 1, "active", "", JsonText(f'{{"name": "N{i} <b>"}}') if i % 2 else {"name": f"N{i}"}, {}, [i],
+             "ingest", "system", "", moment) for i, g in enumerate(goldens)]
+
+    ids = insert_rows(GoldenRecordVersion, VERSION_FIELDS, rows, returning=True)
+
+    stored = {v.pk: v for v in GoldenRecordVersion.objects.filter(pk__in=ids)}
+    assert len(ids) == len(stored) == count
+    for i, pk in enumerate(ids):
+        row = stored[pk]
+        assert row.golden_id == goldens[i].pk and row.members == [i] and row.created_at == moment
+        assert row.values == ({"name": f"N{i} <b>"} if i % 2 else {"name": f"N{i}"})
+
+
 def test_a_too_long_value_is_refused_not_truncated(customer_type):
     golden = create_goldens(customer_type, 1)[0]
 
