@@ -25,8 +25,12 @@ from mdm.db import SMALL as SMALL_BATCH
 from mdm.db import (
     JsonText,
     allocate_ids,
+    binary_results,
     bulk_insert,
+    id_in,
     insert_rows,
+    json_key_params,
+    json_keys,
     marks,
     read_datetime,
     row_lock,
@@ -143,23 +147,38 @@ class RecomputeResult:
     conflicts_closed: int = 0
 
 
-def contributions_for(golden_pks: Sequence[int]) -> dict[int, list[Contribution]]:
+def contributions_for(golden_pks: Sequence[int], attributes: Sequence[str] | None = None
+                      ) -> dict[int, list[Contribution]]:
+    """The members of these golden records as survivorship sees them.
+
+    ``attributes``: read only these attributes of each member (a rule preview
+    recomputes only the attributes whose rules changed, and the database
+    sends a fraction of each record).
+    """
     members: dict[int, list[Contribution]] = defaultdict(list)
     if not golden_pks:
         return members
     # Raw, attributes as JSON text parsed with orjson: reading the members is
     # most of a recompute's database time (and see mdm.db on the ORM's cost).
-    pks = list(golden_pks)
+    among, params = id_in("golden_id", golden_pks)
+    if attributes is None:
+        attributes_sql = "CAST(attributes AS TEXT)"
+    else:
+        attributes_sql, params = json_keys("attributes", len(attributes)), [*json_key_params(attributes), *params]
     with connection.cursor() as cursor:
+        binary_results(cursor)
         cursor.execute(
-            f"""SELECT golden_id, id, source_system_id, source_id, CAST(attributes AS TEXT), CAST(issues AS TEXT),
+            f"""SELECT golden_id, id, source_system_id, source_id, {attributes_sql}, CAST(issues AS TEXT),
                        source_updated_at, received_at
-                FROM {table(SourceRecord)} WHERE golden_id IN ({marks(pks)}) AND NOT deleted""", pks)
+                FROM {table(SourceRecord)} WHERE {among} AND NOT deleted""", params)
         rows = cursor.fetchall()
     loads = orjson.loads
     codes = source_codes({row[2] for row in rows})
-    for golden_pk, rid, source, source_id, attributes, issues, updated, received in rows:
-        members[golden_pk].append(Contribution(rid, codes[source], source_id, loads(attributes),
+    for golden_pk, rid, source, source_id, values, issues, updated, received in rows:
+        values = loads(values)
+        if attributes is not None:  # a key the record lacks came back as null
+            values = {name: value for name, value in values.items() if value is not None}
+        members[golden_pk].append(Contribution(rid, codes[source], source_id, values,
                                                loads(issues) if issues and issues != "[]" else (),
                                                read_datetime(updated), read_datetime(received)))
     return members
@@ -169,38 +188,41 @@ def overrides_for(golden_pks: Sequence[int]) -> dict[int, dict[str, RuleOverride
     result: dict[int, dict[str, RuleOverride]] = defaultdict(dict)
     if not golden_pks:
         return result
-    pks = list(golden_pks)
+    among, params = id_in("o.golden_id", golden_pks)
     user = get_user_model()
     username = connection.ops.quote_name(user._meta.get_field(user.USERNAME_FIELD).column)
     user_pk = connection.ops.quote_name(user._meta.pk.column)
     with connection.cursor() as cursor:
+        binary_results(cursor)
         cursor.execute(
             f"""SELECT o.golden_id, o.attribute, CAST(o.value AS TEXT), o.reason, u.{username}, o.created_at
                 FROM {table(Override)} o JOIN {table(user)} u ON u.{user_pk} = o.created_by_id
-                WHERE o.golden_id IN ({marks(pks)})""", pks)
+                WHERE {among}""", params)
         for golden_pk, attribute, value, reason, by, created in cursor.fetchall():
             result[golden_pk][attribute] = RuleOverride(orjson.loads(value), reason, by, read_datetime(created))
     return result
 
 
 def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | None = None,
-            rules: dict | None = None) -> dict[int, tuple[GoldenResult, list[int]]]:
+            rules: dict | None = None, only_rules: bool = False) -> dict[int, tuple[GoldenResult, list[int]]]:
     """Compute (without saving) each golden record's result and member ids; used by recompute and previews.
 
     ``config`` computes with another config than the active one (a rule
     draft's preview); ``rules`` passes its compiled rules so a preview over
-    many chunks compiles them once.
+    many chunks compiles them once. ``only_rules``: ``rules`` covers only some
+    attributes, and only those are read and computed (a preview of the
+    attributes a draft changes).
     """
-    return _compute(entity, golden_pks, config=config, rules=rules)[0]
+    return _compute(entity, golden_pks, config=config, rules=rules, only_rules=only_rules)[0]
 
 
-def _compute(entity, golden_pks, *, config=None, rules=None):
-    """``compute`` plus the cross-reference of the members read on the way: {record id: (source, source ID)}."""
+def _compute(entity, golden_pks, *, config=None, rules=None, only_rules=False):
+    """``compute`` plus the members read on the way: {golden pk: [Contribution]}."""
     config = config or entity.config
     if rules is None:
         rules = rules_for(entity, config if config is not entity.config else None)
     tolerance = float((config.get("survivorship") or {}).get("price_tolerance") or 0)
-    members = contributions_for(golden_pks)
+    members = contributions_for(golden_pks, list(rules) if only_rules else None)
     overrides = overrides_for(golden_pks)
     out = {}
     for pk in golden_pks:
@@ -214,8 +236,7 @@ def _compute(entity, golden_pks, *, config=None, rules=None):
         from mdm.services.prices import enrich_price_results
 
         enrich_price_results(entity, config, out)
-    xref = {c.record_id: (c.source, c.source_id) for contributions in members.values() for c in contributions}
-    return out, xref
+    return out, members
 
 
 def recompute(
@@ -285,12 +306,13 @@ def _recompute_chunk(entity, pks, reason, actor, note, event_types, force_versio
     # (relationships, prices written by a parallel slice) are not blocked by
     # their foreign-key checks. The stored values and lineage are not read
     # back: the fingerprint tells whether anything changed.
+    among, params = id_in("id", pks)
     goldens = list(GoldenRecord.objects.raw(
-        f"SELECT {_GOLDEN_COLUMNS} FROM {table(GoldenRecord)} WHERE id IN ({marks(pks)}) ORDER BY id{row_lock()}",
-        pks))
+        f"SELECT {_GOLDEN_COLUMNS} FROM {table(GoldenRecord)} WHERE {among} ORDER BY id{row_lock()}", params))
     # After the lock, inside the transaction: see mdm.api.common.sync_horizon.
     now = timezone.now()
-    computed, xref = _compute(entity, pks)
+    computed, members_read = _compute(entity, pks)
+    xref = {c.record_id: (c.source, c.source_id) for contributions in members_read.values() for c in contributions}
     retired_targets = dict(
         GoldenRecord.objects.filter(pk__in=[g.merged_into_id for g in goldens if g.merged_into_id])
         .values_list("pk", "golden_id")

@@ -29,27 +29,24 @@ import textwrap
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import yaml
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
-from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
+from mdm.db import binary_results, json_key_params, json_keys, table
 from mdm.models import (
     EntityConfigVersion,
     EntityType,
     GoldenRecord,
     GoldenRecordVersion,
-    Override,
     RuleChangeJob,
     RuleChangeSlice,
-    SourceRecord,
-    SourceSystem,
 )
 from mdm.roles import is_admin
-from mdm.survivorship import Contribution, compile_rules, compute_golden
-from mdm.survivorship import Override as RuleOverride
+from mdm.survivorship import compile_rules
 
 log = logging.getLogger(__name__)
 
@@ -270,33 +267,19 @@ def preview_rule_draft(draft: EntityConfigVersion, examples: int = 10) -> dict[s
     if not changed_attrs or not total:
         return result
     whole = config.get("prices") is not None
-    subset = new_rules if whole else {name: new_rules[name] for name in changed_attrs if name in new_rules}
-    compared = changed_attrs
-    sources = dict(SourceSystem.objects.values_list("pk", "code"))
+    rules = new_rules if whole else {name: new_rules[name] for name in changed_attrs if name in new_rules}
     last = 0
     while True:
-        if whole:
-            rows = list(active.filter(pk__gt=last).order_by("pk").values_list("pk", "golden_id", "values")[:PREVIEW_CHUNK])
-            stored = {pk: (golden_id, values) for pk, golden_id, values in rows}
-        else:
-            annotations = {f"v{i}": KeyTransform(name, "values") for i, name in enumerate(compared)}
-            rows = list(active.filter(pk__gt=last).order_by("pk").annotate(**annotations)
-                        .values_list("pk", "golden_id", *annotations)[:PREVIEW_CHUNK])
-            stored = {row[0]: (row[1], {name: value for name, value in zip(compared, row[2:]) if value is not None})
-                      for row in rows}
-        if not rows:
+        stored = _stored_values(entity, last, None if whole else changed_attrs)
+        if not stored:
             break
-        pks = [row[0] for row in rows]
+        pks = list(stored)
         last = pks[-1]
-        if whole:
-            computed = {pk: res.values for pk, (res, _) in golden_service.compute(entity, pks, config=config,
-                                                                                rules=new_rules).items()}
-        else:
-            computed = _compute_subset(entity, pks, subset, config, sources)
+        computed = golden_service.compute(entity, pks, config=config, rules=rules, only_rules=not whole)
         for pk in pks:
             golden_id, before = stored[pk]
-            after = computed.get(pk, {})
-            names = sorted(set(before) | set(after)) if whole else compared
+            after = computed[pk][0].values
+            names = sorted(set(before) | set(after)) if whole else changed_attrs
             diff = {name: [before.get(name), after.get(name)] for name in names if before.get(name) != after.get(name)}
             if diff:
                 result["changed"] += 1
@@ -305,29 +288,23 @@ def preview_rule_draft(draft: EntityConfigVersion, examples: int = 10) -> dict[s
     return result
 
 
-def _compute_subset(entity, pks: list[int], rules: dict, config: dict, sources: dict) -> dict[int, dict]:
-    """Golden values of only the attributes in ``rules``, reading only those attributes of the members."""
-    names = list(rules)
-    annotations = {f"a{i}": KeyTransform(name, "attributes") for i, name in enumerate(names)}
-    members: dict[int, list[Contribution]] = {}
-    rows = (SourceRecord.objects.filter(golden_id__gte=pks[0], golden_id__lte=pks[-1], deleted=False)
-            .annotate(**annotations)
-            .values_list("golden_id", "id", "source_system_id", "source_id", "issues", "source_updated_at",
-                         "received_at", *annotations))
-    wanted = set(pks)
-    for golden_pk, rid, source, source_id, issues, updated, received, *values in rows.iterator(chunk_size=10000):
-        if golden_pk not in wanted:
-            continue
-        attributes = {name: value for name, value in zip(names, values) if value is not None}
-        members.setdefault(golden_pk, []).append(
-            Contribution(rid, sources.get(source, ""), source_id, attributes, issues or (), updated, received))
-    overrides: dict[int, dict] = {}
-    for o in Override.objects.filter(golden_id__in=pks, attribute__in=names).select_related("created_by"):
-        overrides.setdefault(o.golden_id, {})[o.attribute] = RuleOverride(
-            o.value, o.reason, o.created_by.get_username(), o.created_at)
-    tolerance = float((config.get("survivorship") or {}).get("price_tolerance") or 0)
-    return {pk: compute_golden(rules, members.get(pk, []), overrides.get(pk), price_tolerance=tolerance).values
-            for pk in pks}
+def _stored_values(entity: EntityType, after: int, attributes: list[str] | None) -> dict[int, tuple[str, dict]]:
+    """The next ``PREVIEW_CHUNK`` active golden records after pk ``after``: {pk: (golden ID, values)},
+    only ``attributes`` of the values when given (raw and parsed with orjson: see mdm.db)."""
+    column = f"g.{connection.ops.quote_name('values')}"  # a keyword in SQLite
+    if attributes is None:
+        values_sql, params = f"CAST({column} AS TEXT)", []
+    else:
+        values_sql, params = json_keys(column, len(attributes)), json_key_params(attributes)
+    with connection.cursor() as cursor:
+        binary_results(cursor)
+        cursor.execute(
+            f"""SELECT g.id, g.golden_id, {values_sql} FROM {table(GoldenRecord)} g
+                WHERE g.entity_type_id = %s AND g.status = %s AND g.id > %s ORDER BY g.id LIMIT %s""",
+            [*params, entity.pk, GoldenRecord.Status.ACTIVE, after, PREVIEW_CHUNK])
+        rows = cursor.fetchall()
+    return {pk: (golden_id, {k: v for k, v in orjson.loads(values).items() if v is not None})
+            for pk, golden_id, values in rows}
 
 
 # --------------------------------------------------------------------------- #

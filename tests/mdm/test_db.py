@@ -1,5 +1,6 @@
 """Bulk row writes (mdm.db): a few rows and many rows end up the same as the ORM would write them;
 the helpers of raw statements read what the ORM would."""
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -10,8 +11,12 @@ from django.utils import timezone
 from mdm.db import (
     SMALL,
     JsonText,
+    binary_results,
     bulk_insert,
+    id_in,
     insert_rows,
+    json_key_params,
+    json_keys,
     json_text,
     marks,
     read_datetime,
@@ -149,3 +154,35 @@ def test_raw_statement_helpers_read_json_keys_datetimes_and_lock_rows(entity_typ
     assert read_datetime(received) == record.received_at and read_datetime(None) is None
     assert marks([1, 2, 3]) == "%s, %s, %s"
     assert row_lock() == " FOR NO KEY UPDATE" and row_lock(skip_locked=True).endswith("SKIP LOCKED")
+
+
+
+def test_json_keys_reads_only_the_keys_asked_for_nested_values_whole_absent_ones_null(entity_types, erp):
+    record = _price_records(entity_types["price"], erp, 1)[0]
+    SourceRecord.objects.filter(pk=record.pk).update(
+        attributes={"name": "Acme 'x' <b>", "address": {"line1": "1 Main St", "parts": [1, None]}, "other": 1})
+    keys = ["name", "address", "missing", "weird.key"]
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {json_keys('attributes', len(keys))} FROM {table(SourceRecord)} WHERE id = %s",
+                       [*json_key_params(keys), record.pk])
+        (text,) = cursor.fetchone()
+
+    assert json.loads(text) == {"name": "Acme 'x' <b>", "address": {"line1": "1 Main St", "parts": [1, None]},
+                                "missing": None, "weird.key": None}
+
+
+@pytest.mark.parametrize("count", [1, 3, 6000], ids=["one id", "a few ids", "more ids than a statement's placeholders"])
+def test_id_in_finds_exactly_the_rows_asked_for_in_binary_results_too(customer_type, count):
+    goldens = create_goldens(customer_type, 3)
+    wanted = [goldens[0].pk, goldens[2].pk, *range(10**9, 10**9 + count - 2)][:count]
+    among, params = id_in("id", wanted)
+
+    with connection.cursor() as cursor:
+        binary_results(cursor)
+        cursor.execute(f"SELECT id, golden_id, updated_at FROM {table(GoldenRecord)} WHERE {among} ORDER BY id", params)
+        rows = cursor.fetchall()
+
+    expected = [g for g in goldens if g.pk in wanted]
+    assert [(pk, golden_id) for pk, golden_id, _ in rows] == [(g.pk, g.golden_id) for g in expected]
+    assert [read_datetime(updated) for _, _, updated in rows] == [g.updated_at for g in expected]
