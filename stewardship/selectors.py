@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, F, FloatField, Min, Q, Value, When
-from django.db.models.functions import Floor, TruncDate
+from django.db import connection
+from django.db.models import Case, Count, F, FloatField, Min, Q, Value, When, Window
+from django.db.models.functions import Floor, Lag, Lead, TruncDate
 from django.utils import timezone
 
 from mdm.entity_cache import entity_types
@@ -152,19 +153,23 @@ def is_overdue(task, now=None) -> bool:
 def neighbours(queryset, task) -> tuple[int | None, int | None]:
     """The open tasks just before and after ``task`` in the (filtered) queue order.
 
-    Used for j/k and "skip" on a task page. Compares on the rank computed
-    for the same instant, so the order is the queue's.
+    Used for j/k and "skip" on a task page. One pass over the queue with
+    ``LAG``/``LEAD`` in the queue's own order: the rank expression is
+    computed once per task, where three queries comparing against the
+    task's rank computed it several times per task and scanned the queue
+    three times (about 85 ms with 37,000 open tasks).
     """
-    current = queryset.filter(pk=task.pk).values_list("rank", "created_at", "id").first()
-    if current is None:
-        first = queryset.values_list("id", flat=True).first()
-        return None, first
-    rank, created, pk = current
-    after = Q(rank__lt=rank) | Q(rank=rank, created_at__gt=created) | Q(rank=rank, created_at=created, id__gt=pk)
-    before = Q(rank__gt=rank) | Q(rank=rank, created_at__lt=created) | Q(rank=rank, created_at=created, id__lt=pk)
-    nxt = queryset.filter(after).values_list("id", flat=True).first()
-    prev = queryset.filter(before).order_by("rank", "-created_at", "-id").values_list("id", flat=True).first()
-    return prev, nxt
+    order = [F("rank").desc(), F("created_at").asc(), F("id").asc()]
+    ranked = queryset.order_by().annotate(
+        prev_id=Window(Lag("id"), order_by=order), next_id=Window(Lead("id"), order_by=order),
+    ).values_list("id", "prev_id", "next_id")
+    sql, params = ranked.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT prev_id, next_id FROM ({sql}) ranked WHERE id = %s", [*params, task.pk])
+        row = cursor.fetchone()
+    if row is None:  # not in this view of the queue: its first task is next
+        return None, queryset.values_list("id", flat=True).first()
+    return row[0], row[1]
 
 
 # --- dashboard -------------------------------------------------------------------
