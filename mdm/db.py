@@ -353,4 +353,3 @@ def upsert_rows(model: type[models.Model], field_names: Sequence[str], rows: Seq
             f"ON CONFLICT ({quote(meta.get_field(unique).column)}) DO UPDATE SET {assignments}"
         )
         cursor.execute(f"DROP TABLE {tmp}")
-

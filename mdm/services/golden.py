@@ -211,7 +211,8 @@ def compute(entity: EntityType, golden_pks: Sequence[int], *, config: dict | Non
     draft's preview); ``rules`` passes its compiled rules so a preview over
     many chunks compiles them once. ``only_rules``: ``rules`` covers only some
     attributes, and only those are read and computed (a preview of the
-    attributes a draft changes).
+    attributes a draft changes; not for entity types with derived values,
+    prices, which need the whole record).
     """
     return _compute(entity, golden_pks, config=config, rules=rules, only_rules=only_rules)[0]
 

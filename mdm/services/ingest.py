@@ -383,9 +383,8 @@ class _ChunkWriter:
                 "rows_total", "created_count", "updated_count", "unchanged_count", "deleted_count", "rejected_count",
             ])
             if to_match and not self.defer_match:
-                ids_to_match = to_match
                 entity_id = self.entity.id
-                transaction.on_commit(lambda: _enqueue_match(entity_id, ids_to_match))
+                transaction.on_commit(lambda: _enqueue_match(entity_id, to_match))
         return outcomes, rejects
 
 
