@@ -22,12 +22,14 @@ from mdm.demo import generator
 from mdm.demo.load import load_configs
 from mdm.models import (
     BlockingKey,
+    EntityType,
     FieldMapping,
     GoldenRelationship,
     IngestBatch,
     RejectedRecord,
     SourceRecord,
     SourceRecordVersion,
+    SourceSystem,
     StewardTask,
 )
 from mdm.services.files import ingest_file
@@ -63,8 +65,16 @@ def _bench_mappings(entity_code: str) -> list[FieldMapping]:
 
 
 def _wipe(entity_code: str) -> None:
-    """Delete the benchmark sources' rows with plain DELETEs (no per-object collector)."""
-    scope = {"entity_type__code": entity_code, "source_system__code__startswith": "bench_"}
+    """Delete the benchmark sources' rows with plain DELETEs (no per-object collector).
+
+    Scoped by the foreign keys' values, not by joins to the entity type and
+    sources: right after a load, before autovacuum has analyzed the new rows,
+    PostgreSQL planned the joined form of the records' DELETE as a nested
+    loop over the whole table and ran it for over ten minutes.
+    """
+    scope = {"entity_type__in": list(EntityType.objects.filter(code=entity_code).values_list("pk", flat=True)),
+             "source_system__in": list(SourceSystem.objects.filter(code__startswith="bench_")
+                                       .values_list("pk", flat=True))}
     records = SourceRecord.objects.filter(**scope)
     for qs in (
         StewardTask.objects.filter(rejected__in=RejectedRecord.objects.filter(**scope)),
