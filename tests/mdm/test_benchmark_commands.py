@@ -74,3 +74,23 @@ def test_the_incremental_only_run_says_what_is_missing_on_an_empty_database():
     out = StringIO()
     call_command("benchmark", "matching", "--incremental-only", stdout=out)
     assert "run with --keep first" in out.getvalue()
+
+
+def test_the_ingest_benchmark_loads_twice_and_leaves_only_the_other_sources_records(tmp_path):
+    from mdm.demo import generator
+    from mdm.demo.load import ingest_demo_files, load_configs
+    from mdm.models import IngestBatch, SourceRecord
+
+    load_configs()  # the demo's own sources hold records the benchmark must not touch
+    generator.generate(tmp_path, customers=20, products=5, prices=2, seed=4)
+    ingest_demo_files(tmp_path, report=lambda line: None)
+    demo_records = SourceRecord.objects.count()
+
+    out = StringIO()
+    call_command("benchmark", "ingest", "--records", "200", stdout=out)
+
+    report = out.getvalue()
+    assert "first load" in report and "same files again (no-op)" in report and "records/s" in report
+    assert SourceRecord.objects.count() == demo_records
+    assert not SourceRecord.objects.filter(source_system__code__startswith="bench_").exists()
+    assert not IngestBatch.objects.filter(source_system__code__startswith="bench_").exists()
