@@ -523,8 +523,11 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
 
         with transaction.atomic():
             # Locked here, cleared of their pending flag as each chunk resolves them.
-            claimed = list(SourceRecord.objects.select_for_update(skip_locked=True, no_key=True)
-                           .filter(pk__in=record_ids, needs_match=True).values_list("pk", flat=True))
+            # Only the records' rows (``of``, no default ordering): locking the entity type and
+            # source rows the ordering joins made a second task skip every record while the
+            # first held them, leaving its prices pending until the sweeper came.
+            claimed = list(SourceRecord.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+                           .filter(pk__in=record_ids, needs_match=True).order_by("pk").values_list("pk", flat=True))
             resolve_price_records(entity, claimed)
         return {"claimed": len(claimed)}
     if not entity.config.get("matching"):
@@ -643,7 +646,7 @@ def _match_one(entity: EntityType, engine: MatchEngine, record: _Claimed, touche
     if old_golden:
         # Its own golden record's other members are candidates too: staying put is an option.
         ids = sorted(set(ids) | set(SourceRecord.objects.filter(golden_id=old_golden, deleted=False)
-                                     .exclude(pk=record.pk).values_list("pk", flat=True)))
+                                     .exclude(pk=record.pk).order_by().values_list("pk", flat=True)))
     candidates, cluster_of = _candidates_with_clusters(entity, ids, exclude=record.pk)
     me = _engine_record(record.pk, record.source, record.attributes)
     constraints = None if first_time else steward_constraints(entity, [record.pk])

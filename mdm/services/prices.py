@@ -211,7 +211,7 @@ def resolve_price_records(entity: EntityType, record_ids: Iterable[int] | None, 
     if not is_price_entity(entity):
         raise ValueError(f"{entity.code} has no prices: section; its records are matched, not price-grouped")
     if record_ids is None:
-        record_ids = SourceRecord.objects.filter(entity_type=entity).values_list("pk", flat=True)
+        record_ids = SourceRecord.objects.filter(entity_type=entity).order_by().values_list("pk", flat=True)
     ids = sorted(set(record_ids))
     touched: list[int] = []
     for start in range(0, len(ids), CHUNK):
@@ -337,7 +337,7 @@ def _resolve_chunk(entity: EntityType, ids: list[int], actor: str, references_on
     # re-match or a customer change may get here before their match task;
     # a change committed after this sets the flag and enqueues again).
     SourceRecord.objects.filter(pk__in=ids, needs_match=True).update(needs_match=False)
-    records = list(SourceRecord.objects.filter(pk__in=ids, entity_type=entity)
+    records = list(SourceRecord.objects.filter(pk__in=ids, entity_type=entity).order_by()
                    .values_list("id", "source_system_id", "attributes", "deleted", "golden_id"))
     stored = {row["record_id"]: row for row in PriceResolution.objects.filter(record_id__in=ids)
               .values("record_id", "key", "notes", *(_RESOLVED_FIELDS if references_only else ()))}

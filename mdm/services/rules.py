@@ -125,7 +125,9 @@ def draft_from_version(version: EntityConfigVersion, user, *, note: str = "") ->
 
 
 def _lock_draft(draft: EntityConfigVersion) -> EntityConfigVersion:
-    locked = EntityConfigVersion.objects.select_for_update().filter(pk=draft.pk).first()
+    # ``of``: the default ordering joins the entity type, whose row must stay free for
+    # ingests and matching while an admin edits a draft.
+    locked = EntityConfigVersion.objects.select_for_update(of=("self",)).filter(pk=draft.pk).order_by().first()
     if locked is None:
         raise RuleDraftError("This draft no longer exists.")
     if locked.status != Status.DRAFT:

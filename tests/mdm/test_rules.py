@@ -5,6 +5,8 @@ import time
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from golden_helpers import admin, golden_of, ingest, steward
 
 from mdm.models import (
@@ -74,6 +76,15 @@ def test_a_draft_keeps_the_admins_comments_and_the_rest_of_the_config(customer_t
     assert "# Customer master: accounts from ERP, CRM, eCommerce." in draft.config_yaml
     assert draft.config["attributes"] == customer_type.config["attributes"]
     assert draft.config["survivorship"]["attributes"]["name"] == [{"rule": "source_priority", "sources": ["crm", "erp"]}]
+
+
+def test_editing_a_draft_locks_the_draft_alone_not_its_entity_type(customer_type):
+    # Ingests and matching of the entity type go on while an admin saves a draft.
+    draft = rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin())
+    with CaptureQueriesContext(connection) as queries:
+        rules.update_rule_draft(draft, CRM_WINS_NAMES.replace("[crm, erp]", "[crm, ecom, erp]"), admin())
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert locks and all("mdm_entitytype" not in sql for sql in locks), locks
 
 
 @pytest.mark.parametrize("rules_input", [
