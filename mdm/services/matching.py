@@ -21,6 +21,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
@@ -34,7 +35,7 @@ from django.utils import timezone
 
 from matching.engine import Constraints, MatchEngine
 from matching.standardize import Context, standardize_record
-from mdm.db import chunked, insert_rows, marks, row_lock, table, update_rows
+from mdm.db import chunked, id_in, insert_rows, marks, row_lock, table, update_rows
 from mdm.entity_cache import entity_type_by_pk, source_codes
 from mdm.models import (
     BlockingKey,
@@ -181,6 +182,7 @@ class MatchStats:
     model_version: int | None = None
     result: Any = None  # the engine's BatchResult of a batch run (benchmarks compare clusterings)
     recompute_job: int | None = None  # the background job computing golden values of a big batch
+    left_pending: list[int] = field(default_factory=list)  # pending when the run was done: enqueued then
 
     def summary(self) -> str:
         if "resolve prices" in self.stages:
@@ -200,32 +202,112 @@ class MatchStats:
 
 # --- batch ------------------------------------------------------------------------------
 
-def load_engine_records(entity: EntityType, engine: MatchEngine, *, chunk: int = 5000) -> tuple[list[tuple], dict[int, int]]:
-    """All active records as engine tuples, and their current golden pk (streamed from the DB).
+@dataclass
+class Loaded:
+    """What a batch run read: engine tuples, current golden pks, and the pending records' versions."""
+
+    records: list[tuple]
+    existing: dict[int, int]
+    pending_ids: list[int] = field(default_factory=list)
+    pending_versions: list[int] = field(default_factory=list)
+
+
+def load_engine_records(entity: EntityType, engine: MatchEngine, *, chunk: int = 5000) -> Loaded:
+    """All active records as engine tuples, their current golden pk, and which were pending
+    in which version (streamed from the DB).
 
     Only the attributes the settings read are kept: a million records with
     every attribute would not fit the memory budget.
     """
     wanted = {name for _, name in engine.settings.referenced_attributes()}
-    records, existing = [], {}
+    loaded = Loaded([], {})
     qs = (SourceRecord.objects.filter(entity_type=entity, deleted=False)
-          .values_list("id", "source_system__code", "attributes", "golden_id").order_by("id"))
+          .values_list("id", "source_system__code", "attributes", "golden_id", "needs_match", "version")
+          .order_by("id"))
     sources: dict[str, str] = {}
-    for rid, source, attributes, golden_pk in qs.iterator(chunk_size=chunk):
+    for rid, source, attributes, golden_pk, pending, version in qs.iterator(chunk_size=chunk):
         source = sources.setdefault(source, source)  # one string object per source code
-        records.append((rid, source, {k: v for k, v in attributes.items() if k in wanted}))
+        loaded.records.append((rid, source, {k: v for k, v in attributes.items() if k in wanted}))
         if golden_pk is not None:
-            existing[rid] = golden_pk
-    return records, existing
+            loaded.existing[rid] = golden_pk
+        if pending:
+            loaded.pending_ids.append(rid)
+            loaded.pending_versions.append(version)
+    return loaded
+
+
+# A batch run holds its entity type's gate exclusively from its load to its commit;
+# an incremental match takes it shared for its transaction. (Advisory lock keys:
+# this namespace and the entity type's pk.)
+BATCH_GATE = 0x4D444D
+
+
+@contextmanager
+def batch_gate(entity: EntityType):
+    """Exclusive to one batch run of ``entity`` at a time, with no incremental match beside it.
+
+    A batch computes from what it loaded, minutes before it writes: a second
+    batch, or an incremental match writing memberships in between, would make
+    its picture stale (two first loads at once each created every golden
+    record, half of them left empty). Waits for the matches in flight; later
+    ones leave their records pending for the batch to enqueue when it is done.
+    A session lock, released however the run ends; the embedded SQLite runs
+    one task at a time and needs none.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [BATCH_GATE, entity.pk])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BATCH_GATE, entity.pk])
+
+
+def _batch_running(entity: EntityType) -> bool:
+    """Take the gate shared for the caller's transaction, unless a batch run holds it."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock_shared(%s, %s)", [BATCH_GATE, entity.pk])
+        return not cursor.fetchone()[0]
+
+
+def _pending_since(entity: EntityType, loaded: Loaded) -> set[int]:
+    """Records pending now that the batch did not read as they are: new since its load or changed since."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""SELECT s.id FROM {table(SourceRecord)} s
+                    LEFT JOIN unnest(%s::bigint[], %s::integer[]) AS l(id, version) ON l.id = s.id
+                    WHERE s.entity_type_id = %s AND s.needs_match AND (l.id IS NULL OR l.version <> s.version)""",
+                [loaded.pending_ids, loaded.pending_versions, entity.pk])
+            return {row[0] for row in cursor.fetchall()}
+        cursor.execute(f"SELECT id, version FROM {table(SourceRecord)} WHERE entity_type_id = %s AND needs_match",
+                       [entity.pk])
+        seen = dict(zip(loaded.pending_ids, loaded.pending_versions))
+        return {rid for rid, version in cursor.fetchall() if seen.get(rid) != version}
+
+
+def enqueue_pending(entity: EntityType, record_ids: Iterable[int]) -> None:
+    """Match tasks for records a batch run left pending (their own tasks found it running)."""
+    from mdm.tasks import match_records
+
+    for chunk in chunked(sorted(record_ids), 2000):
+        match_records.delay(entity.pk, list(chunk))
 
 
 def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report | None = None,
               progress: Callable[[str], None] | None = None, truth_pairs=None,
-              counted: Callable[[int, int], None] | None = None) -> MatchStats:
+              counted: Callable[[int, int], None] | None = None, only_if_untrained: bool = False) -> MatchStats | None:
     """Match every active record of the entity type (train first when asked or when no model exists).
 
     ``progress(stage)`` names each stage as it starts; ``counted(done, total)``
     reports records done where a stage counts them (price resolution).
+    ``only_if_untrained`` (a match task finding no model): None, and nothing
+    done, when a model exists once this run's turn comes.
     """
     if isinstance(entity, str):
         entity = EntityType.objects.get(code=entity)
@@ -241,13 +323,29 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
         if report:
             report(f"  {entity.code}: {stats.summary()}")
         return stats
+    with batch_gate(entity):
+        if only_if_untrained and active_model(entity) is not None:
+            return None  # another run trained it while this one waited: match incrementally
+        stats = _match_all(entity, retrain=retrain, report=report, progress=progress, truth_pairs=truth_pairs)
+    # Read once the gate is open: what arrived or changed after the load, including
+    # records committed after the write read them, whose tasks found the gate closed.
+    # (A record whose task is still queued is enqueued twice; its claim makes one a no-op.)
+    stats.left_pending = sorted(SourceRecord.objects.filter(entity_type=entity, needs_match=True)
+                                .order_by().values_list("pk", flat=True))
+    if stats.left_pending:
+        enqueue_pending(entity, stats.left_pending)
+    return stats
+
+
+def _match_all(entity: EntityType, *, retrain: bool, report: Report | None, progress, truth_pairs) -> MatchStats:
     stats = MatchStats()
     step = progress or (lambda stage: None)
     model = None if retrain else active_model(entity)
     engine = MatchEngine(match_settings(entity), model=model.parameters if model else None)
     t0 = time.perf_counter()
     step("load")
-    records, existing = load_engine_records(entity, engine)
+    loaded = load_engine_records(entity, engine)
+    records, existing = loaded.records, loaded.existing
     stats.records = len(records)
     stats.stages["load"] = time.perf_counter() - t0
     if not records:
@@ -268,7 +366,7 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
         if model is None:
             model = save_model(entity, engine, {k: v for k, v in result.stats.items() if k in ("train", "block")})
         stats.model_version = model.version
-        _write_batch(entity, engine, records, existing, result, stats)
+        _write_batch(entity, engine, loaded, result, stats)
         t_commit = time.perf_counter()
     stats.write_steps["commit (deferred foreign-key checks)"] = time.perf_counter() - t_commit
     stats.stages["write"] = time.perf_counter() - t0
@@ -277,7 +375,8 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
     return stats
 
 
-def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -> None:
+def _write_batch(entity, engine, loaded: Loaded, result, stats: MatchStats) -> None:
+    existing = loaded.existing
     now = timezone.now()
     clock = [time.perf_counter()]
 
@@ -298,10 +397,19 @@ def _write_batch(entity, engine, records, existing, result, stats: MatchStats) -
             target[rid] = golden_of_cluster[k]
     moves = [(rid, g) for rid, g in target.items() if existing.get(rid) != g]
     stats.moved = sum(1 for rid, _ in moves if rid in existing)
+    # Ingests go on while a batch computes: a record that arrived or changed
+    # since the load stays pending (for the match task run after this commit),
+    # every other pending record the batch read is matched now.
+    left = _pending_since(entity, loaded)
     # One rewrite per row: a moved record gets its golden record and loses its
     # pending flag together (PostgreSQL rewrites the whole wide row per UPDATE).
-    update_rows(SourceRecord, ["golden", "needs_match"], [(rid, g, False) for rid, g in moves])
-    SourceRecord.objects.filter(entity_type=entity, needs_match=True).update(needs_match=False)
+    update_rows(SourceRecord, ["golden", "needs_match"], [(rid, g, rid in left) for rid, g in moves])
+    moved = {rid for rid, _ in moves}
+    done = [rid for rid in loaded.pending_ids if rid not in moved and rid not in left]
+    for chunk in chunked(done, 50_000):
+        where, params = id_in("id", chunk)
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table(SourceRecord)} SET needs_match = false WHERE {where}", params)
 
     lap("memberships (source records updated)")
     # 2. Existing golden records no cluster continues: retired into where most of their records went.
@@ -534,6 +642,9 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
         return {"claimed": 0, "skipped": "no matching settings"}
     actions: Counter = Counter()
     with transaction.atomic():
+        if _batch_running(entity):
+            # It matches these records if it read them, else enqueues them when it is done.
+            return {"claimed": 0, "deferred": "a batch run is matching this entity type"}
         model_pk = _lock_entity(entity)
         if model_pk is not None:
             engine = engine_for(entity, model_pk)
@@ -552,7 +663,9 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
             golden_service.recompute(entity, touched, reason="ingest", event_types=event_types)
             return {"claimed": len(claimed), **actions}
     # Nothing trained yet: a batch run trains on everything there is and matches it all.
-    stats = match_all(entity)
+    stats = match_all(entity, only_if_untrained=True)
+    if stats is None:  # trained by the batch run this task waited for
+        return match_pending_records(entity_type_id=entity_type_id, record_ids=record_ids)
     return {"claimed": stats.records, "batch": True}
 
 

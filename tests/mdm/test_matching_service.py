@@ -158,6 +158,39 @@ def test_a_new_near_duplicate_joins_its_golden_record_as_it_is_ingested(demo, dj
     assert GoldenRecord.objects.filter(status="empty").exists()
 
 
+def test_records_that_arrive_or_change_while_a_batch_runs_are_matched_after_it(
+        demo, django_capture_on_commit_callbacks):
+    entity = EntityType.objects.get(code="customer")
+    crm = SourceSystem.objects.get(code="crm")
+    changed = SourceRecord.objects.filter(entity_type=entity, source_system=crm, deleted=False).order_by("pk").first()
+    sent = []
+
+    def meanwhile(stage):
+        if stage == "write":  # the batch has computed from what it loaded; a source sends this now
+            result = ingest_payloads(source=crm, entity_type=entity, payloads=[
+                {"Id": "LATE-1", "Name": "Zyxwvut Quantum Widgets LLC", "BillingCity": "Nome", "BillingState": "AK"},
+                {**changed.raw_payload, "Name": "Renamed Meanwhile Inc"}])
+            sent.extend(o.record_id for o in result.outcomes)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stats = match_all(entity, progress=meanwhile)
+    late = SourceRecord.objects.get(source_system=crm, source_id="LATE-1")
+    assert sorted(sent) == sorted([late.pk, changed.pk])
+    # Left pending: those two, and records deleted at the source (a batch reads active records
+    # only; their task takes them out of their golden records).
+    others = set(stats.left_pending) - set(sent)
+    assert set(sent) <= set(stats.left_pending)
+    assert all(SourceRecord.objects.filter(pk__in=others).values_list("deleted", flat=True))
+    # Matched after the batch, each as it is now: nothing pending, nobody outside a golden record.
+    records = SourceRecord.objects.filter(entity_type=entity, deleted=False)
+    assert not records.filter(needs_match=True).exists() and not records.filter(golden__isnull=True).exists()
+    changed.refresh_from_db()
+    assert changed.version == 2 and changed.golden.values["name"] != ""
+    assert GoldenRecord.objects.get(pk=late.golden_id).values["name"].startswith("Zyxwvut")
+    assert not GoldenRecord.objects.filter(entity_type=entity, status="active").exclude(
+        pk__in=records.values("golden_id")).exists()
+
+
 def test_search_before_create_ranks_golden_records_and_stores_nothing(demo):
     match_all("customer")
     entity = EntityType.objects.get(code="customer")

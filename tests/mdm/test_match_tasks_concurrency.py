@@ -1,0 +1,142 @@
+"""Match tasks running side by side on real PostgreSQL, as a worker with several processes or threads runs them."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections, transaction
+from django.db.models import F
+from golden_helpers import fresh, ingest
+
+from mdm.models import EntityType, GoldenRecord, MatchModel, PriceResolution, SourceRecord
+from mdm.services.matching import batch_gate, match_pending_records
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def a_price(source, price_type, source_id):
+    record, = ingest(source, price_type, {"id": source_id, "customer_id": "C1", "product_id": "P1",
+                                          "unit_price": "9.50", "uom": "EA", "currency": "USD"})
+    return record
+
+
+def test_a_price_task_claims_its_records_while_another_price_task_holds_the_counter(price_type, erp):
+    assert connection.vendor == "postgresql"
+    theirs, ours = a_price(erp, price_type, "E1"), a_price(erp, price_type, "E2")
+    holding, release = threading.Event(), threading.Event()
+
+    def running_task():
+        # What a price task holds from its first new golden price to its commit:
+        # its own records and the price type's golden-ID counter.
+        try:
+            with transaction.atomic():
+                list(type(theirs).objects.select_for_update(no_key=True).filter(pk=theirs.pk).values_list("pk"))
+                EntityType.objects.filter(pk=price_type.pk).update(golden_seq=F("golden_seq"))
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=running_task)
+    other.start()
+    try:
+        assert holding.wait(10)
+        # The counter is released shortly after: ours may wait for it, but must not skip its records.
+        threading.Timer(0.5, release.set).start()
+        outcome = match_pending_records(entity_type_id=price_type.pk, record_ids=[ours.pk])
+    finally:
+        release.set()
+        other.join(10)
+
+    assert outcome == {"claimed": 1}
+    ours = fresh(ours)
+    assert not ours.needs_match and ours.golden_id is not None
+    assert PriceResolution.objects.filter(record=ours).exists()
+    assert fresh(theirs).needs_match  # the other task's record was left to it
+
+
+@pytest.fixture
+def price_type(entity_types):
+    return entity_types["price"]
+
+
+def race(*actions):
+    """Run the actions in threads released together; return each one's result or exception."""
+    start = threading.Barrier(len(actions))
+    outcomes = [None] * len(actions)
+
+    def run(index, action):
+        try:
+            start.wait()
+            outcomes[index] = action()
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return outcomes
+
+
+@pytest.fixture
+def customers(tmp_path):
+    """Generated customers ingested with matching deferred: nothing matched, no model yet."""
+    from mdm.demo import generator
+    from mdm.demo.load import ingest_demo_files, load_configs
+
+    load_configs()
+    generator.generate(tmp_path, customers=60, products=5, prices=1, seed=7)
+    ingest_demo_files(tmp_path, report=lambda line: None)
+    return EntityType.objects.get(code="customer")
+
+
+def assert_every_record_in_one_live_golden_record(entity):
+    records = SourceRecord.objects.filter(entity_type=entity, deleted=False)
+    assert not records.filter(needs_match=True).exists()
+    assert not records.filter(golden__isnull=True).exists()
+    assert not GoldenRecord.objects.filter(entity_type=entity, status="active").exclude(
+        pk__in=records.values("golden_id")).exists()
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_the_first_match_tasks_at_once_train_one_model_and_leave_no_empty_golden_record(customers, round_):
+    ids = sorted(SourceRecord.objects.filter(entity_type=customers).values_list("pk", flat=True))
+    half = len(ids) // 2
+    outcomes = race(lambda: match_pending_records(entity_type_id=customers.pk, record_ids=ids[:half]),
+                    lambda: match_pending_records(entity_type_id=customers.pk, record_ids=ids[half:]))
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    assert [o.get("batch") for o in outcomes].count(True) == 1, outcomes  # the other waited, then found it done
+    assert MatchModel.objects.filter(entity_type=customers).count() == 1
+    assert_every_record_in_one_live_golden_record(customers)
+
+
+def test_a_match_task_leaves_its_records_to_a_batch_run_in_progress(customers, erp):
+    call_command("match", "--entity", "customer", "--no-progress")
+    record, = ingest(erp, customers, {"CustomerNo": "LATE-1", "CustomerName": "Zyxwvut Quantum Widgets LLC", "City": "Nome"})
+    holding, release = threading.Event(), threading.Event()
+
+    def batch_run():  # a re-match, between its load and its commit
+        try:
+            with batch_gate(customers):
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=batch_run)
+    other.start()
+    try:
+        assert holding.wait(10)
+        outcome = match_pending_records(entity_type_id=customers.pk, record_ids=[record.pk])
+    finally:
+        release.set()
+        other.join(10)
+    assert outcome["claimed"] == 0 and "batch run" in outcome["deferred"]
+    assert fresh(record).needs_match and record.golden_id is None  # still pending: the batch enqueues it
+    assert match_pending_records(entity_type_id=customers.pk, record_ids=[record.pk])["claimed"] == 1
+    assert fresh(record).golden_id is not None
