@@ -75,6 +75,54 @@ def active_model(entity: EntityType) -> MatchModel | None:
     return MatchModel.objects.filter(entity_type=entity, active=True).order_by("-version").first()
 
 
+# A model trained on fewer active records than this is retrained by the match
+# task that finds their number doubled: a first load sent through the match
+# tasks trains on its first chunk, too few records to learn from.
+AUTO_RETRAIN_BELOW = 20_000
+_trained_on: dict[int, tuple[int, frozenset[str]] | None] = {}  # model pk -> (records, sources); models never change
+_counted: dict[int, tuple[float, int]] = {}  # entity pk -> (monotonic time, active records), for a few seconds
+
+
+def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -1) -> str | None:
+    """Why a model must be trained before records of ``sources`` are matched, or None.
+
+    No model; a model trained on one source system only, when records of
+    another arrive (it never saw a pair across sources: a first load's ERP
+    chunk taught it nothing about matching the CRM); or, under
+    ``AUTO_RETRAIN_BELOW`` records, twice as many active records as it was
+    trained on. A model trained on enough records of several sources is
+    kept: retraining re-matches everything, an admin's call (``match
+    --retrain``). ``model_pk``: the active model's, when the caller read it.
+    """
+    if model_pk == -1:
+        model = active_model(entity)
+        model_pk = model.pk if model else None
+    if model_pk is None:
+        return "no model yet"
+    if model_pk not in _trained_on:
+        stats = MatchModel.objects.filter(pk=model_pk).values_list("training_stats", flat=True).first() or {}
+        known = "records" in stats and "sources" in stats  # models trained before these were kept
+        _trained_on[model_pk] = (stats["records"], frozenset(stats["sources"])) if known else None
+    trained = _trained_on[model_pk]
+    if trained is None:
+        return None
+    records, seen = trained
+    if len(seen) == 1 and sources - seen:
+        return f"first records of {', '.join(sorted(sources - seen))} for a model trained on {next(iter(seen))} alone"
+    if records < AUTO_RETRAIN_BELOW:
+        now, (at, active) = time.monotonic(), _counted.get(entity.pk, (0.0, 0))
+        if now - at > 5:
+            with connection.cursor() as cursor:  # counts no further than it needs to
+                cursor.execute(f"""SELECT count(*) FROM (SELECT 1 FROM {table(SourceRecord)}
+                                   WHERE entity_type_id = %s AND NOT deleted LIMIT %s) AS upto""",
+                               [entity.pk, 2 * records])
+                active = cursor.fetchone()[0]
+            _counted[entity.pk] = (now, active)
+        if active >= 2 * records:
+            return f"{active} active records for a model trained on {records}"
+    return None
+
+
 def engine_for(entity: EntityType, model_pk: int | None = None) -> MatchEngine:
     """A compiled engine for the entity type's settings and its active model (cached per version).
 
@@ -250,9 +298,8 @@ def batch_gate(entity: EntityType):
     batch, or an incremental match writing memberships in between, would make
     its picture stale (two first loads at once each created every golden
     record, half of them left empty). Waits for the matches in flight; later
-    ones leave their records pending for the batch to enqueue when it is done.
-    A session lock, released however the run ends; the embedded SQLite runs
-    one task at a time and needs none.
+    ones wait for it (``_pass_gate``). A session lock, released however the
+    run ends; the embedded SQLite runs one task at a time and needs none.
     """
     if connection.vendor != "postgresql":
         yield
@@ -266,13 +313,16 @@ def batch_gate(entity: EntityType):
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BATCH_GATE, entity.pk])
 
 
-def _batch_running(entity: EntityType) -> bool:
-    """Take the gate shared for the caller's transaction, unless a batch run holds it."""
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock_shared(%s, %s)", [BATCH_GATE, entity.pk])
-        return not cursor.fetchone()[0]
+def _pass_gate(entity: EntityType) -> None:
+    """Take the gate shared for the caller's transaction, after any batch run holding it.
+
+    Waiting, rather than leaving the records to the batch: a task that gave
+    up while a run merely checked whether training was still due (and did
+    nothing) had its records enqueued by nobody.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [BATCH_GATE, entity.pk])
 
 
 def _pending_since(entity: EntityType, loaded: Loaded) -> set[int]:
@@ -301,13 +351,15 @@ def enqueue_pending(entity: EntityType, record_ids: Iterable[int]) -> None:
 
 def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report | None = None,
               progress: Callable[[str], None] | None = None, truth_pairs=None,
-              counted: Callable[[int, int], None] | None = None, only_if_untrained: bool = False) -> MatchStats | None:
+              counted: Callable[[int, int], None] | None = None,
+              only_if: Callable[[], str | None] | None = None) -> MatchStats | None:
     """Match every active record of the entity type (train first when asked or when no model exists).
 
     ``progress(stage)`` names each stage as it starts; ``counted(done, total)``
     reports records done where a stage counts them (price resolution).
-    ``only_if_untrained`` (a match task finding no model): None, and nothing
-    done, when a model exists once this run's turn comes.
+    ``only_if`` (a match task that wants a model trained): checked once this
+    run's turn comes; None from it means a run it waited for did the work, and
+    this one returns None, having done nothing.
     """
     if isinstance(entity, str):
         entity = EntityType.objects.get(code=entity)
@@ -324,12 +376,13 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
             report(f"  {entity.code}: {stats.summary()}")
         return stats
     with batch_gate(entity):
-        if only_if_untrained and active_model(entity) is not None:
-            return None  # another run trained it while this one waited: match incrementally
+        if only_if is not None and only_if() is None:
+            return None  # another run trained what was due while this one waited
         stats = _match_all(entity, retrain=retrain, report=report, progress=progress, truth_pairs=truth_pairs)
-    # Read once the gate is open: what arrived or changed after the load, including
-    # records committed after the write read them, whose tasks found the gate closed.
-    # (A record whose task is still queued is enqueued twice; its claim makes one a no-op.)
+    # Read once the gate is open: what is still pending (arrived or changed after
+    # the load, or deleted, which a batch does not read) gets a task, also when
+    # it came from an ingest that deferred matching to this run. (A record whose
+    # task is waiting at the gate is enqueued twice; its claim makes one a no-op.)
     stats.left_pending = sorted(SourceRecord.objects.filter(entity_type=entity, needs_match=True)
                                 .order_by().values_list("pk", flat=True))
     if stats.left_pending:
@@ -364,7 +417,11 @@ def _match_all(entity: EntityType, *, retrain: bool, report: Report | None, prog
     with transaction.atomic():
         _lock_entity(entity)
         if model is None:
-            model = save_model(entity, engine, {k: v for k, v in result.stats.items() if k in ("train", "block")})
+            model = save_model(entity, engine, {
+                **{k: v for k, v in result.stats.items() if k in ("train", "block")},
+                # What it was trained on, for the matches that follow (``training_due``).
+                "records": len(records), "sources": sorted({record[1] for record in records}),
+            })
         stats.model_version = model.version
         _write_batch(entity, engine, loaded, result, stats)
         t_commit = time.perf_counter()
@@ -641,16 +698,18 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
     if not entity.config.get("matching"):
         return {"claimed": 0, "skipped": "no matching settings"}
     actions: Counter = Counter()
+    sources: set[str] = set()
     with transaction.atomic():
-        if _batch_running(entity):
-            # It matches these records if it read them, else enqueues them when it is done.
-            return {"claimed": 0, "deferred": "a batch run is matching this entity type"}
+        _pass_gate(entity)
         model_pk = _lock_entity(entity)
         if model_pk is not None:
-            engine = engine_for(entity, model_pk)
             claimed = _claim(record_ids)
             if not claimed:
                 return {"claimed": 0}
+            sources = {r.source for r in claimed if not r.deleted}
+            model_pk = None if training_due(entity, sources, model_pk) else model_pk
+        if model_pk is not None:
+            engine = engine_for(entity, model_pk)
             touched: set[int] = set()
             event_types: dict[int, str] = {}
             for record in claimed:
@@ -662,11 +721,12 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
                 SourceRecord.objects.filter(pk__in=pending).update(needs_match=False)
             golden_service.recompute(entity, touched, reason="ingest", event_types=event_types)
             return {"claimed": len(claimed), **actions}
-    # Nothing trained yet: a batch run trains on everything there is and matches it all.
-    stats = match_all(entity, only_if_untrained=True)
+    # No model yet, or one these records outgrow: a batch run trains on everything
+    # there is and matches it all (the claim above is released, nothing written).
+    stats = match_all(entity, retrain=True, only_if=lambda: training_due(entity, sources))
     if stats is None:  # trained by the batch run this task waited for
         return match_pending_records(entity_type_id=entity_type_id, record_ids=record_ids)
-    return {"claimed": stats.records, "batch": True}
+    return {"claimed": stats.records, "batch": True, "model": stats.model_version}
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from mdm.models import (
     SourceSystem,
     StewardTask,
 )
+from mdm.services import matching
 from mdm.services.ingest import ingest_payloads
 from mdm.services.matching import ensure_explanation, match_all, match_candidate
 
@@ -189,6 +190,46 @@ def test_records_that_arrive_or_change_while_a_batch_runs_are_matched_after_it(
     assert GoldenRecord.objects.get(pk=late.golden_id).values["name"].startswith("Zyxwvut")
     assert not GoldenRecord.objects.filter(entity_type=entity, status="active").exclude(
         pk__in=records.values("golden_id")).exists()
+
+
+def test_a_first_load_through_the_match_tasks_retrains_as_sources_and_records_arrive(
+        tmp_path, django_capture_on_commit_callbacks):
+    # As a source system sends its extracts with a worker running: the first task finds no
+    # model and trains on its chunk, the ERP's; the CRM's records must not be matched with
+    # a model that never saw a pair across sources.
+    from mdm.services.files import ingest_file
+
+    load_configs()
+    generator.generate(tmp_path, customers=150, products=5, prices=1, seed=11)
+    entity = EntityType.objects.get(code="customer")
+    erp, crm = SourceSystem.objects.get(code="erp"), SourceSystem.objects.get(code="crm")
+    for source, name in ((erp, "erp_customers.csv"), (crm, "crm_accounts.jsonl")):
+        with django_capture_on_commit_callbacks(execute=True):  # the match task runs as the chunk commits
+            ingest_file(path=tmp_path / name, source=source, entity_type=entity, submitted_by="test")
+    models = list(MatchModel.objects.filter(entity_type=entity).order_by("version")
+                  .values_list("training_stats__sources", "active"))
+    assert models == [(["erp"], False), (["crm", "erp"], True)]
+    records = SourceRecord.objects.filter(entity_type=entity, deleted=False)
+    assert not records.filter(needs_match=True).exists() and not records.filter(golden__isnull=True).exists()
+    # A model trained on both keeps matching incrementally.
+    assert matching.training_due(entity, {"crm", "erp"}) is None
+    assert matching.training_due(entity, {"ecom"}) is None  # several sources seen: kept
+
+
+def test_a_model_trained_on_few_records_is_retrained_once_they_have_doubled(demo, monkeypatch):
+    entity = EntityType.objects.get(code="customer")
+    match_all(entity)
+    active = SourceRecord.objects.filter(entity_type=entity, deleted=False).count()
+    assert matching.training_due(entity, {"erp"}) is None
+    model = MatchModel.objects.get(entity_type=entity, active=True)
+    model.training_stats = {**model.training_stats, "records": active // 2}  # as if trained on half of them
+    model.save()
+    matching._trained_on.clear()
+    matching._counted.clear()
+    assert "active records for a model trained on" in matching.training_due(entity, {"erp"})
+    monkeypatch.setattr(matching, "AUTO_RETRAIN_BELOW", active // 2)  # a big model is an admin's to retrain
+    matching._counted.clear()
+    assert matching.training_due(entity, {"erp"}) is None
 
 
 def test_search_before_create_ranks_golden_records_and_stores_nothing(demo):
