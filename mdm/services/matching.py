@@ -325,6 +325,16 @@ def _pass_gate(entity: EntityType) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [BATCH_GATE, entity.pk])
 
 
+def gate_open(entity_pk: int) -> bool:
+    """Pass the gate shared for the caller's transaction if no batch run holds it (a steward
+    action, which should not wait minutes for a re-match to finish nor write under it)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock_shared(%s, %s)", [BATCH_GATE, entity_pk])
+        return cursor.fetchone()[0]
+
+
 def _pending_since(entity: EntityType, loaded: Loaded) -> set[int]:
     """Records pending now that the batch did not read as they are: new since its load or changed since."""
     with connection.cursor() as cursor:

@@ -58,6 +58,7 @@ from mdm.models import (
 )
 from mdm.roles import is_steward
 from mdm.services import golden as golden_service
+from mdm.services import matching as matching_service
 
 log = logging.getLogger(__name__)
 
@@ -770,6 +771,11 @@ def _lock_goldens(pks: Iterable[int]) -> dict[int, GoldenRecord]:
     missing = [pk for pk in pks if pk not in found]
     if missing:
         raise StewardActionError("A golden record involved no longer exists; reload and try again.")
+    for entity in {g.entity_type_id: g.entity_type for g in rows}.values():
+        if not matching_service.gate_open(entity.pk):
+            # Its write would undo this action or be undone by it (it works from what it loaded).
+            raise StewardActionError(f"A full re-match of the {entity.name.lower()} records is running; nothing "
+                                     "was changed. Try again when it has finished.")
     return found
 
 

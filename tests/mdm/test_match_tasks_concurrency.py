@@ -144,3 +144,34 @@ def test_a_match_task_waits_for_a_batch_run_in_progress_then_matches_its_records
     assert waited >= 0.4 and outcome["claimed"] == 1, (waited, outcome)
     record = fresh(record)
     assert not record.needs_match and record.golden_id is not None
+
+
+def test_a_steward_action_is_refused_while_a_batch_run_holds_the_gate(customers):
+    from golden_helpers import steward
+
+    from mdm.services.stewardship import StewardActionError, merge_goldens
+
+    call_command("match", "--entity", "customer", "--no-progress")
+    first, second = GoldenRecord.objects.filter(entity_type=customers, status="active").order_by("pk")[:2]
+    holding, release = threading.Event(), threading.Event()
+
+    def batch_run():
+        try:
+            with batch_gate(customers):
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=batch_run)
+    other.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(StewardActionError, match="re-match of the customer records is running"):
+            merge_goldens(survivor=first, others=[second], steward=steward())
+    finally:
+        release.set()
+        other.join(10)
+    assert GoldenRecord.objects.get(pk=second.pk).status == "active"  # nothing changed
+    merged = merge_goldens(survivor=first, others=[second], steward=steward())  # once it is done
+    assert merged.pk == first.pk and GoldenRecord.objects.get(pk=second.pk).status == "retired"
