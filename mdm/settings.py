@@ -31,6 +31,7 @@ env = environ.Env(
     MDM_SWEEP_INTERVAL=(float, 15.0),
     MDM_MATCH_SWEEP_INTERVAL=(float, 300.0),
     MDM_MATCH_SWEEP_GRACE=(float, 900.0),
+    MDM_AUTO_RETRAIN_BELOW=(int, 20_000),
     LOG_LEVEL=(str, "INFO"),
     MDM_RECOMPUTE_SLICES=(int, 2),
     MDM_SYNC_MARGIN=(float, 2.0),
@@ -276,6 +277,8 @@ MDM_SWEEP_INTERVAL = env("MDM_SWEEP_INTERVAL")
 # its match task (a broker restarted, a task failed for good): the pending-match
 # sweeper enqueues it again. Big loads queue for minutes, so not too eager.
 MDM_MATCH_SWEEP_GRACE = env("MDM_MATCH_SWEEP_GRACE")
+# A model trained on fewer active records is retrained by the match task that finds them doubled (0: never).
+MDM_AUTO_RETRAIN_BELOW = env("MDM_AUTO_RETRAIN_BELOW")
 # Seconds an API sync cursor stays behind the oldest open transaction (and
 # now), for clock differences between application servers and the database.
 MDM_SYNC_MARGIN = env("MDM_SYNC_MARGIN")

@@ -75,10 +75,6 @@ def active_model(entity: EntityType) -> MatchModel | None:
     return MatchModel.objects.filter(entity_type=entity, active=True).order_by("-version").first()
 
 
-# A model trained on fewer active records than this is retrained by the match
-# task that finds their number doubled: a first load sent through the match
-# tasks trains on its first chunk, too few records to learn from.
-AUTO_RETRAIN_BELOW = 20_000
 _trained_on: dict[int, tuple[int, frozenset[str]] | None] = {}  # model pk -> (records, sources); models never change
 _counted: dict[int, tuple[float, int]] = {}  # entity pk -> (monotonic time, active records), for a few seconds
 
@@ -90,9 +86,11 @@ def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -
     another arrive (it never saw a pair across sources: a first load's ERP
     chunk taught it nothing about matching the CRM); or, under
     ``AUTO_RETRAIN_BELOW`` records, twice as many active records as it was
-    trained on. A model trained on enough records of several sources is
-    kept: retraining re-matches everything, an admin's call (``match
-    --retrain``). ``model_pk``: the active model's, when the caller read it.
+    trained on (``MDM_AUTO_RETRAIN_BELOW``: a first load sent through the
+    match tasks trains on its first chunk, too few records to learn from). A
+    model trained on enough records of several sources is kept: retraining
+    re-matches everything, an admin's call (``match --retrain``).
+    ``model_pk``: the active model's, when the caller read it.
     """
     if model_pk == -1:
         model = active_model(entity)
@@ -109,7 +107,7 @@ def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -
     records, seen = trained
     if len(seen) == 1 and sources - seen:
         return f"first records of {', '.join(sorted(sources - seen))} for a model trained on {next(iter(seen))} alone"
-    if records < AUTO_RETRAIN_BELOW:
+    if records < settings.MDM_AUTO_RETRAIN_BELOW:
         now, (at, active) = time.monotonic(), _counted.get(entity.pk, (0.0, 0))
         if now - at > 5:
             with connection.cursor() as cursor:  # counts no further than it needs to

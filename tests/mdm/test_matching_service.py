@@ -216,7 +216,7 @@ def test_a_first_load_through_the_match_tasks_retrains_as_sources_and_records_ar
     assert matching.training_due(entity, {"ecom"}) is None  # several sources seen: kept
 
 
-def test_a_model_trained_on_few_records_is_retrained_once_they_have_doubled(demo, monkeypatch):
+def test_a_model_trained_on_few_records_is_retrained_once_they_have_doubled(demo, settings):
     entity = EntityType.objects.get(code="customer")
     match_all(entity)
     active = SourceRecord.objects.filter(entity_type=entity, deleted=False).count()
@@ -227,7 +227,7 @@ def test_a_model_trained_on_few_records_is_retrained_once_they_have_doubled(demo
     matching._trained_on.clear()
     matching._counted.clear()
     assert "active records for a model trained on" in matching.training_due(entity, {"erp"})
-    monkeypatch.setattr(matching, "AUTO_RETRAIN_BELOW", active // 2)  # a big model is an admin's to retrain
+    settings.MDM_AUTO_RETRAIN_BELOW = active // 2  # a big model is an admin's to retrain
     matching._counted.clear()
     assert matching.training_due(entity, {"erp"}) is None
 
