@@ -82,14 +82,13 @@ _counted: dict[int, tuple[float, int]] = {}  # entity pk -> (monotonic time, act
 def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -1) -> str | None:
     """Why a model must be trained before records of ``sources`` are matched, or None.
 
-    No model; a model trained on one source system only, when records of
-    another arrive (it never saw a pair across sources: a first load's ERP
-    chunk taught it nothing about matching the CRM); or, under
-    ``AUTO_RETRAIN_BELOW`` records, twice as many active records as it was
-    trained on (``MDM_AUTO_RETRAIN_BELOW``: a first load sent through the
-    match tasks trains on its first chunk, too few records to learn from). A
-    model trained on enough records of several sources is kept: retraining
-    re-matches everything, an admin's call (``match --retrain``).
+    No model yet. Or a model trained on fewer than ``MDM_AUTO_RETRAIN_BELOW``
+    records (a first load sent through the match tasks trains on its first
+    chunk) when records of a second source system arrive (trained on one
+    source, it never saw a pair across sources: the ERP's chunk taught it
+    nothing about matching the CRM) or when twice as many records are active
+    as it was trained on. A bigger model is kept: retraining re-matches
+    everything in one process, an admin's call (``match --retrain``).
     ``model_pk``: the active model's, when the caller read it.
     """
     if model_pk == -1:
@@ -105,19 +104,20 @@ def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -
     if trained is None:
         return None
     records, seen = trained
+    if records >= settings.MDM_AUTO_RETRAIN_BELOW:
+        return None
     if len(seen) == 1 and sources - seen:
         return f"first records of {', '.join(sorted(sources - seen))} for a model trained on {next(iter(seen))} alone"
-    if records < settings.MDM_AUTO_RETRAIN_BELOW:
-        now, (at, active) = time.monotonic(), _counted.get(entity.pk, (0.0, 0))
-        if now - at > 5:
-            with connection.cursor() as cursor:  # counts no further than it needs to
-                cursor.execute(f"""SELECT count(*) FROM (SELECT 1 FROM {table(SourceRecord)}
-                                   WHERE entity_type_id = %s AND NOT deleted LIMIT %s) AS upto""",
-                               [entity.pk, 2 * records])
-                active = cursor.fetchone()[0]
-            _counted[entity.pk] = (now, active)
-        if active >= 2 * records:
-            return f"{active} active records for a model trained on {records}"
+    now, (at, active) = time.monotonic(), _counted.get(entity.pk, (0.0, 0))
+    if now - at > 5:
+        with connection.cursor() as cursor:  # counts no further than it needs to
+            cursor.execute(f"""SELECT count(*) FROM (SELECT 1 FROM {table(SourceRecord)}
+                               WHERE entity_type_id = %s AND NOT deleted LIMIT %s) AS upto""",
+                           [entity.pk, 2 * records])
+            active = cursor.fetchone()[0]
+        _counted[entity.pk] = (now, active)
+    if active >= 2 * records:
+        return f"{active} active records for a model trained on {records}"
     return None
 
 
@@ -350,7 +350,9 @@ def _pending_since(entity: EntityType, loaded: Loaded) -> set[int]:
 
 
 def enqueue_pending(entity: EntityType, record_ids: Iterable[int]) -> None:
-    """Match tasks for records a batch run left pending (their own tasks found it running)."""
+    """Match tasks for records still pending when a batch run is done: arrived or changed
+    after its load, deleted (a batch reads active records only), or sent with matching
+    deferred to this run."""
     from mdm.tasks import match_records
 
     for chunk in chunked(sorted(record_ids), 2000):
