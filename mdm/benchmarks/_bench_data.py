@@ -26,6 +26,7 @@ from mdm.models import (
     Subscription,
 )
 from mdm.services.entity_config import save_entity_config
+from mdm.services.golden import set_last_number
 from mdm.services.sources import add_source
 
 ENTITY = "bench_customer"
@@ -106,7 +107,7 @@ def ensure_goldens(count: int, out=print, chunk: int = 50_000) -> tuple[EntityTy
                 for row in rows_s:
                     copy.write_row(row)
             out(f"  {start + n:,} / {count:,}")
-        EntityType.objects.filter(pk=entity.pk).update(golden_seq=count)
+        set_last_number(entity, count)
         cursor.execute("ANALYZE mdm_goldenrecord")
         cursor.execute("ANALYZE mdm_sourcerecord")
     out(f"loaded in {time.perf_counter() - started:.1f} s")

@@ -51,6 +51,7 @@ from mdm.models import (
     StewardTask,
 )
 from mdm.services.files import ingest_file
+from mdm.services.golden import set_last_number
 from mdm.services.ingest import ingest_payloads
 from mdm.services.matching import match_all, match_pending_records
 
@@ -84,7 +85,7 @@ def _reset(entity: EntityType) -> None:
     goldens.update(merged_into=None)
     goldens._raw_delete(connection.alias)
     MatchModel.objects.filter(entity_type=entity).delete()
-    EntityType.objects.filter(pk=entity.pk).update(golden_seq=0)
+    set_last_number(entity, 0)
 
 
 def run(command, *, records, entity, incremental, seed, keep, incremental_only=False, prices=False, **_):

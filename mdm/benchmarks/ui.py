@@ -41,6 +41,7 @@ from mdm.models import (
 )
 from mdm.roles import STEWARDS
 from mdm.services.entity_config import save_entity_config
+from mdm.services.golden import allocate_numbers
 from mdm.services.sources import add_source
 
 CODE, PREFIX = "bench_ui", "BUI"
@@ -93,8 +94,7 @@ def create(command, goldens: int, tasks: int, seed: int) -> dict:
     erp, _ = add_source(code="bench_ui_erp", name="Benchmark ERP", kind="erp")
     crm, _ = add_source(code="bench_ui_crm", name="Benchmark CRM", kind="crm")
     now = timezone.now()
-    first = entity.golden_seq + 1
-    EntityType.objects.filter(pk=entity.pk).update(golden_seq=entity.golden_seq + goldens)
+    numbers = list(allocate_numbers(entity, goldens))
     chunk = 10_000
     golden_pks: list[int] = []
     for start in range(0, goldens, chunk):
@@ -102,7 +102,7 @@ def create(command, goldens: int, tasks: int, seed: int) -> dict:
         names = [_name(rng) for _ in range(size)]
         records, rows = [], []
         for offset, name in enumerate(names):
-            number = first + start + offset
+            number = numbers[start + offset]
             city = rng.choice(CITIES)
             attrs = {"name": name, "city": city, "phone": f"+1512555{number % 10000:04d}",
                      "credit_limit": f"{rng.randrange(1, 500) * 1000}.00", "country": "US"}

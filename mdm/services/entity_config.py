@@ -238,7 +238,11 @@ def save_entity_config(text: str, *, filename: str = "", user: str = "", note: s
         status=EntityConfigVersion.Status.ACTIVE, created_by=user,
         note=note or (f"loaded from {filename}" if filename else ""),
     )
-    if not created:
+    if created:
+        from mdm.services.golden import prepare_numbers
+
+        prepare_numbers(entity)  # now, not in the first match task's transaction
+    else:
         # Golden records are computed from the config: a changed config is
         # recomputed in the background, like an activated rule draft.
         from mdm.services.rules import start_recompute_job

@@ -79,12 +79,54 @@ def format_golden_id(entity: EntityType, number: int) -> str:
     return f"{entity.id_prefix}-{number:06d}"
 
 
-def allocate_numbers(entity: EntityType, count: int) -> range:
-    """Reserve ``count`` golden numbers; numbers are never reused, even after a rollback elsewhere."""
-    with transaction.atomic():
-        EntityType.objects.filter(pk=entity.pk).update(golden_seq=F("golden_seq") + count)
-        last = EntityType.objects.filter(pk=entity.pk).values_list("golden_seq", flat=True).get()
-    return range(last - count + 1, last + 1)
+def allocate_numbers(entity: EntityType, count: int) -> Sequence[int]:
+    """Reserve ``count`` golden numbers, ascending; a number is never given out twice.
+
+    On PostgreSQL from a sequence per entity type: ``nextval`` takes no lock
+    a transaction keeps, so match tasks creating golden records side by side
+    (two worker processes loading prices) do not wait for each other's
+    commit, as they did on the counter row. A rolled-back transaction leaves
+    a gap; numbers stay unique and readable. The embedded SQLite, one writer
+    at a time anyway, counts on the entity type's row (``golden_seq``, which
+    also holds where a new sequence starts).
+    """
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            EntityType.objects.filter(pk=entity.pk).update(golden_seq=F("golden_seq") + count)
+            last = EntityType.objects.filter(pk=entity.pk).values_list("golden_seq", flat=True).get()
+        return range(last - count + 1, last + 1)
+    name = prepare_numbers(entity)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [name, count])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def prepare_numbers(entity: EntityType) -> str:
+    """The entity type's number sequence on PostgreSQL, created if missing (with the entity type;
+    else on first use, the counter's value carried over). Concurrent first uses take turns on
+    an advisory lock, until the creator commits."""
+    name = _number_sequence(entity)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+            if not cursor.fetchone()[0]:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+                cursor.execute(f"SELECT golden_seq FROM {table(EntityType)} WHERE id = %s", [entity.pk])
+                start = cursor.fetchone()[0] + 1
+                cursor.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} AS bigint START {int(start)}")
+    return name
+
+
+def set_last_number(entity: EntityType, last: int) -> None:
+    """Make ``last`` the entity type's last golden number given out (benchmarks that load or wipe golden records)."""
+    EntityType.objects.filter(pk=entity.pk).update(golden_seq=last)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SEQUENCE IF EXISTS {_number_sequence(entity)}")  # recreated from golden_seq
+
+
+def _number_sequence(entity: EntityType) -> str:
+    return f"mdm_golden_number_{int(entity.pk)}"
 
 
 def create_goldens(entity: EntityType, count: int) -> list[GoldenRecord]:

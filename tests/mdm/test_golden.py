@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from mdm.models import ChangeEvent, GoldenRecord, GoldenRecordVersion, SourceRecord, StewardTask
+from mdm.models import (
+    ChangeEvent,
+    EntityType,
+    GoldenRecord,
+    GoldenRecordVersion,
+    SourceRecord,
+    StewardTask,
+)
 from mdm.services import golden as golden_service
 from mdm.services.ingest import ingest_payloads
 from mdm.services.sources import set_mapping
@@ -32,6 +39,15 @@ def test_golden_ids_are_readable_and_never_reused(customer_type):
     first = golden_service.create_goldens(customer_type, 2)
     second = golden_service.create_goldens(customer_type, 1)
     assert [g.golden_id for g in first + second] == ["CUS-000001", "CUS-000002", "CUS-000003"]
+
+
+def test_golden_numbers_continue_from_the_entity_types_counter_and_after_a_reset(customer_type):
+    # A hub numbered on the entity type's counter before (no sequence) goes on from its last number.
+    golden_service.set_last_number(customer_type, 41)
+    assert EntityType.objects.get(pk=customer_type.pk).golden_seq == 41
+    assert list(golden_service.allocate_numbers(customer_type, 2)) == [42, 43]
+    golden_service.set_last_number(customer_type, 0)  # a benchmark wiped its golden records
+    assert list(golden_service.allocate_numbers(customer_type, 1)) == [1]
 
 
 def test_recompute_applies_survivorship_and_records_lineage_version_and_event(customer_type, two_sources):

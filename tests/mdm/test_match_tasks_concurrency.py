@@ -175,3 +175,33 @@ def test_a_steward_action_is_refused_while_a_batch_run_holds_the_gate(customers)
     assert GoldenRecord.objects.get(pk=second.pk).status == "active"  # nothing changed
     merged = merge_goldens(survivor=first, others=[second], steward=steward())  # once it is done
     assert merged.pk == first.pk and GoldenRecord.objects.get(pk=second.pk).status == "retired"
+
+
+def test_golden_numbers_are_given_out_without_waiting_for_another_transaction_to_commit(price_type):
+    from mdm.services.golden import allocate_numbers
+
+    taken, holding, release = [], threading.Event(), threading.Event()
+
+    def creating_goldens():  # a price task between its first new golden price and its commit
+        try:
+            with transaction.atomic():
+                taken.extend(allocate_numbers(price_type, 3))
+                holding.set()
+                release.wait(10)
+                transaction.set_rollback(True)  # and then it fails
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=creating_goldens)
+    other.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        ours = list(allocate_numbers(price_type, 2))
+        assert time.monotonic() - started < 1  # it did not wait for the other transaction
+    finally:
+        release.set()
+        other.join(10)
+    assert len(taken) == 3 and not set(taken) & set(ours)
+    # The rolled-back numbers leave a gap; none is given out again.
+    assert not set(allocate_numbers(price_type, 2)) & set(taken + ours)
