@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -307,8 +307,13 @@ def batch_gate(entity: EntityType):
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BATCH_GATE, entity.pk])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BATCH_GATE, entity.pk])
+        except DatabaseError:
+            # A failed transaction refuses the unlock: end the session, which releases it
+            # (a worker's kept connection would otherwise hold the gate shut for good).
+            connection.close()
 
 
 def _pass_gate(entity: EntityType) -> None:

@@ -6,12 +6,12 @@ import time
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from golden_helpers import fresh, ingest
 
 from mdm.models import EntityType, GoldenRecord, MatchModel, PriceResolution, SourceRecord
-from mdm.services.matching import batch_gate, match_pending_records
+from mdm.services.matching import BATCH_GATE, batch_gate, match_pending_records
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -205,3 +205,26 @@ def test_golden_numbers_are_given_out_without_waiting_for_another_transaction_to
     assert len(taken) == 3 and not set(taken) & set(ours)
     # The rolled-back numbers leave a gap; none is given out again.
     assert not set(allocate_numbers(price_type, 2)) & set(taken + ours)
+
+
+def test_the_gate_opens_again_when_a_run_fails_inside_a_transaction(customers):
+    # The failed transaction refuses the unlock; the session is ended instead, which releases it.
+    with pytest.raises(RuntimeError), transaction.atomic(), batch_gate(customers):
+        with pytest.raises(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+        raise RuntimeError("the batch run failed")
+    taken = []
+
+    def another_run():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [BATCH_GATE, customers.pk])
+                taken.append(cursor.fetchone()[0])
+                cursor.execute("SELECT pg_advisory_unlock_all()")
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=another_run)
+    other.start()
+    other.join(10)
+    assert taken == [True]
