@@ -3,85 +3,26 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
+from concurrency_helpers import held_elsewhere, race
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
-from golden_helpers import fresh, ingest
+from golden_helpers import fresh, ingest, steward
 
 from mdm.models import EntityType, GoldenRecord, MatchModel, PriceResolution, SourceRecord
+from mdm.services.golden import allocate_numbers
 from mdm.services.matching import BATCH_GATE, batch_gate, match_pending_records
+from mdm.services.stewardship import StewardActionError, merge_goldens
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def a_price(source, price_type, source_id):
-    record, = ingest(source, price_type, {"id": source_id, "customer_id": "C1", "product_id": "P1",
-                                          "unit_price": "9.50", "uom": "EA", "currency": "USD"})
-    return record
-
-
-def test_a_price_task_claims_its_records_while_another_price_task_holds_the_counter(price_type, erp):
-    assert connection.vendor == "postgresql"
-    theirs, ours = a_price(erp, price_type, "E1"), a_price(erp, price_type, "E2")
-    holding, release = threading.Event(), threading.Event()
-
-    def running_task():
-        # What a price task holds from its first new golden price to its commit:
-        # its own records and the price type's golden-ID counter.
-        try:
-            with transaction.atomic():
-                list(type(theirs).objects.select_for_update(no_key=True).filter(pk=theirs.pk).values_list("pk"))
-                EntityType.objects.filter(pk=price_type.pk).update(golden_seq=F("golden_seq"))
-                holding.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    other = threading.Thread(target=running_task)
-    other.start()
-    try:
-        assert holding.wait(10)
-        # The counter is released shortly after: ours may wait for it, but must not skip its records.
-        threading.Timer(0.5, release.set).start()
-        outcome = match_pending_records(entity_type_id=price_type.pk, record_ids=[ours.pk])
-    finally:
-        release.set()
-        other.join(10)
-
-    assert outcome == {"claimed": 1}
-    ours = fresh(ours)
-    assert not ours.needs_match and ours.golden_id is not None
-    assert PriceResolution.objects.filter(record=ours).exists()
-    assert fresh(theirs).needs_match  # the other task's record was left to it
 
 
 @pytest.fixture
 def price_type(entity_types):
     return entity_types["price"]
-
-
-def race(*actions):
-    """Run the actions in threads released together; return each one's result or exception."""
-    start = threading.Barrier(len(actions))
-    outcomes = [None] * len(actions)
-
-    def run(index, action):
-        try:
-            start.wait()
-            outcomes[index] = action()
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return outcomes
 
 
 @pytest.fixture
@@ -96,12 +37,65 @@ def customers(tmp_path):
     return EntityType.objects.get(code="customer")
 
 
+def a_price(source, price_type, source_id):
+    record, = ingest(source, price_type, {"id": source_id, "customer_id": "C1", "product_id": "P1",
+                                          "unit_price": "9.50", "uom": "EA", "currency": "USD"})
+    return record
+
+
 def assert_every_record_in_one_live_golden_record(entity):
     records = SourceRecord.objects.filter(entity_type=entity, deleted=False)
     assert not records.filter(needs_match=True).exists()
     assert not records.filter(golden__isnull=True).exists()
     assert not GoldenRecord.objects.filter(entity_type=entity, status="active").exclude(
         pk__in=records.values("golden_id")).exists()
+
+
+# --- price tasks ------------------------------------------------------------------
+
+
+def test_a_price_task_claims_its_records_while_another_transaction_holds_the_price_types_row(price_type, erp):
+    theirs, ours = a_price(erp, price_type, "E1"), a_price(erp, price_type, "E2")
+
+    @contextmanager
+    def another_task():
+        # Its own record, and the price type's row (the golden-ID counter was that row;
+        # matching and config changes lock it too): a claim joining that row skipped all.
+        with transaction.atomic():
+            list(SourceRecord.objects.select_for_update(no_key=True).filter(pk=theirs.pk).values_list("pk"))
+            EntityType.objects.filter(pk=price_type.pk).update(golden_seq=F("golden_seq"))
+            yield
+
+    with held_elsewhere(another_task, release_after=0.5):
+        outcome = match_pending_records(entity_type_id=price_type.pk, record_ids=[ours.pk])
+
+    assert outcome == {"claimed": 1}
+    ours = fresh(ours)
+    assert not ours.needs_match and ours.golden_id is not None
+    assert PriceResolution.objects.filter(record=ours).exists()
+    assert fresh(theirs).needs_match  # the other task's record was left to it
+
+
+def test_golden_numbers_are_given_out_without_waiting_for_another_transaction_to_commit(price_type):
+    taken = []
+
+    @contextmanager
+    def creating_goldens():  # a price task between its first new golden price and its commit, which fails
+        with transaction.atomic():
+            taken.extend(allocate_numbers(price_type, 3))
+            yield
+            transaction.set_rollback(True)
+
+    with held_elsewhere(creating_goldens):
+        started = time.monotonic()
+        ours = list(allocate_numbers(price_type, 2))
+        assert time.monotonic() - started < 1  # it did not wait for the other transaction
+    assert len(taken) == 3 and not set(taken) & set(ours)
+    # The rolled-back numbers leave a gap; none is given out again.
+    assert not set(allocate_numbers(price_type, 2)) & set(taken + ours)
+
+
+# --- batch runs beside tasks and stewards -----------------------------------------
 
 
 @pytest.mark.parametrize("round_", range(2))
@@ -120,91 +114,25 @@ def test_a_match_task_waits_for_a_batch_run_in_progress_then_matches_its_records
     call_command("match", "--entity", "customer", "--no-progress")
     record, = ingest(erp, customers, {"CustomerNo": "LATE-1", "CustomerName": "Zyxwvut Quantum Widgets LLC",
                                       "City": "Nome"})
-    holding, release = threading.Event(), threading.Event()
-
-    def batch_run():  # a re-match, between its load and its commit
-        try:
-            with batch_gate(customers):
-                holding.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    other = threading.Thread(target=batch_run)
-    other.start()
-    try:
-        assert holding.wait(10)
-        threading.Timer(0.5, release.set).start()
+    # A re-match between its load and its commit.
+    with held_elsewhere(lambda: batch_gate(customers), release_after=0.5):
         started = time.monotonic()
         outcome = match_pending_records(entity_type_id=customers.pk, record_ids=[record.pk])
         waited = time.monotonic() - started
-    finally:
-        release.set()
-        other.join(10)
     assert waited >= 0.4 and outcome["claimed"] == 1, (waited, outcome)
     record = fresh(record)
     assert not record.needs_match and record.golden_id is not None
 
 
 def test_a_steward_action_is_refused_while_a_batch_run_holds_the_gate(customers):
-    from golden_helpers import steward
-
-    from mdm.services.stewardship import StewardActionError, merge_goldens
-
     call_command("match", "--entity", "customer", "--no-progress")
     first, second = GoldenRecord.objects.filter(entity_type=customers, status="active").order_by("pk")[:2]
-    holding, release = threading.Event(), threading.Event()
-
-    def batch_run():
-        try:
-            with batch_gate(customers):
-                holding.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    other = threading.Thread(target=batch_run)
-    other.start()
-    try:
-        assert holding.wait(10)
-        with pytest.raises(StewardActionError, match="re-match of the customer records is running"):
-            merge_goldens(survivor=first, others=[second], steward=steward())
-    finally:
-        release.set()
-        other.join(10)
+    with held_elsewhere(lambda: batch_gate(customers)), \
+            pytest.raises(StewardActionError, match="re-match of the customer records is running"):
+        merge_goldens(survivor=first, others=[second], steward=steward())
     assert GoldenRecord.objects.get(pk=second.pk).status == "active"  # nothing changed
     merged = merge_goldens(survivor=first, others=[second], steward=steward())  # once it is done
     assert merged.pk == first.pk and GoldenRecord.objects.get(pk=second.pk).status == "retired"
-
-
-def test_golden_numbers_are_given_out_without_waiting_for_another_transaction_to_commit(price_type):
-    from mdm.services.golden import allocate_numbers
-
-    taken, holding, release = [], threading.Event(), threading.Event()
-
-    def creating_goldens():  # a price task between its first new golden price and its commit
-        try:
-            with transaction.atomic():
-                taken.extend(allocate_numbers(price_type, 3))
-                holding.set()
-                release.wait(10)
-                transaction.set_rollback(True)  # and then it fails
-        finally:
-            connections.close_all()
-
-    other = threading.Thread(target=creating_goldens)
-    other.start()
-    try:
-        assert holding.wait(10)
-        started = time.monotonic()
-        ours = list(allocate_numbers(price_type, 2))
-        assert time.monotonic() - started < 1  # it did not wait for the other transaction
-    finally:
-        release.set()
-        other.join(10)
-    assert len(taken) == 3 and not set(taken) & set(ours)
-    # The rolled-back numbers leave a gap; none is given out again.
-    assert not set(allocate_numbers(price_type, 2)) & set(taken + ours)
 
 
 def test_the_gate_opens_again_when_a_run_fails_inside_a_transaction(customers):

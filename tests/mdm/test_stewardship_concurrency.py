@@ -1,10 +1,8 @@
 """Two stewards acting at once on real PostgreSQL: one wins, the other is told, nothing is applied twice."""
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from concurrency_helpers import race
 from golden_helpers import golden_of, ingest, members, steward
 
 from mdm.models import ChangeEvent, GoldenRecord, GoldenRecordVersion, Override, StewardTask
@@ -12,29 +10,6 @@ from mdm.services import stewardship as s
 from mdm.services.stewardship import TaskAlreadyHandled
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(*actions):
-    """Run the actions in threads released together; return each one's result or exception."""
-    assert connection.vendor == "postgresql"
-    start = threading.Barrier(len(actions))
-    outcomes = [None] * len(actions)
-
-    def run(index, action):
-        try:
-            start.wait()
-            outcomes[index] = action()
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return outcomes
 
 
 @pytest.fixture
