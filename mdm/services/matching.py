@@ -354,10 +354,9 @@ def _pending_since(entity: EntityType, loaded: Loaded) -> set[int]:
         return {rid for rid, version in cursor.fetchall() if seen.get(rid) != version}
 
 
-def enqueue_pending(entity: EntityType, record_ids: Iterable[int]) -> None:
-    """Match tasks for records still pending when a batch run is done: arrived or changed
-    after its load, deleted (a batch reads active records only), or sent with matching
-    deferred to this run."""
+def enqueue_matches(entity: EntityType, record_ids: Iterable[int]) -> None:
+    """Match tasks for these pending records, a task per 2,000 (what a batch run or the
+    sweeper leaves pending; an ingest enqueues its chunk's own)."""
     from mdm.tasks import match_records
 
     for chunk in chunked(sorted(record_ids), 2000):
@@ -401,7 +400,7 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
     stats.left_pending = sorted(SourceRecord.objects.filter(entity_type=entity, needs_match=True)
                                 .order_by().values_list("pk", flat=True))
     if stats.left_pending:
-        enqueue_pending(entity, stats.left_pending)
+        enqueue_matches(entity, stats.left_pending)
     return stats
 
 
@@ -796,8 +795,6 @@ def sweep_pending_matches(*, grace: float | None = None, limit: int = 20_000) ->
     backlog, and takes at most ``limit`` records per entity type and sweep.
     Records of batches ingested with ``--defer-match`` are left to ``match``.
     """
-    from mdm.tasks import match_records
-
     grace = settings.MDM_MATCH_SWEEP_GRACE if grace is None else grace
     swept = {}
     for entity in EntityType.objects.order_by("code"):
@@ -808,8 +805,7 @@ def sweep_pending_matches(*, grace: float | None = None, limit: int = 20_000) ->
         if not ids:
             continue
         log.warning("%s %s records waited over %.0f s for matching: enqueued again", len(ids), entity.code, grace)
-        for chunk in chunked(ids, 2000):
-            match_records.delay(entity.pk, list(chunk))
+        enqueue_matches(entity, ids)
         swept[entity.code] = len(ids)
     return swept
 
