@@ -33,6 +33,7 @@ from django.db import connection
 from matching.evaluate import pairwise_scores
 from mdm.benchmarks.common import (
     database_label,
+    fresh_statistics,
     peak_of_process_tree,
     peak_rss_mib,
     percentile,
@@ -42,12 +43,20 @@ from mdm.benchmarks.ingest import RECORDS_PER_CUSTOMER, _bench_mappings, _wipe
 from mdm.demo import generator
 from mdm.demo.load import load_configs
 from mdm.models import (
+    BlockingKey,
+    ChangeEvent,
     EntityType,
     GoldenRecord,
+    GoldenRecordVersion,
+    GoldenRelationship,
+    IngestBatch,
     MatchDecision,
     MatchModel,
     PriceResolution,
+    RejectedRecord,
+    RuleChangeJob,
     SourceRecord,
+    SourceRecordVersion,
     StewardTask,
 )
 from mdm.services.files import ingest_file
@@ -73,11 +82,7 @@ def _reset(entity: EntityType) -> None:
     StewardTask.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     MatchDecision.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     _wipe(entity.code)
-    from mdm.models import ChangeEvent, GoldenRecordVersion
-
     goldens = GoldenRecord.objects.filter(entity_type=entity)
-    from mdm.models import GoldenRelationship, RuleChangeJob
-
     for qs in (ChangeEvent.objects.filter(entity_type=entity), GoldenRecordVersion.objects.filter(golden__in=goldens),
                GoldenRelationship.objects.filter(entity_type=entity)):
         qs._raw_delete(connection.alias)
@@ -86,6 +91,8 @@ def _reset(entity: EntityType) -> None:
     goldens._raw_delete(connection.alias)
     MatchModel.objects.filter(entity_type=entity).delete()
     set_last_number(entity, 0)
+    fresh_statistics([SourceRecord, SourceRecordVersion, BlockingKey, RejectedRecord, IngestBatch, PriceResolution,
+                      StewardTask, MatchDecision, ChangeEvent, GoldenRecordVersion, GoldenRelationship, GoldenRecord])
 
 
 def run(command, *, records, entity, incremental, seed, keep, incremental_only=False, prices=False, **_):
@@ -263,7 +270,6 @@ def _review_queue(out, entity: EntityType, true_clusters: dict[str, list[int]]) 
 
 
 def _wait_for_job(job_id: int, worker):
-    from mdm.models import RuleChangeJob
     from mdm.services.rules import run_recompute_job
 
     if worker is None:
