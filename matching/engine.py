@@ -251,13 +251,17 @@ class MatchEngine:
 
     def run(self, records: Sequence, *, existing: Mapping[int, Hashable] | None = None,
             constraints: Constraints | None = None, train: bool | None = None,
-            truth_pairs: Iterable[tuple[int, int]] | None = None) -> BatchResult:
+            truth_pairs: Iterable[tuple[int, int]] | None = None, provisional: bool = False) -> BatchResult:
         """Block, train (unless a model was given and ``train`` is not True), score and cluster.
 
         ``existing``: record id -> current cluster id; output clusters say
         which one they continue, and two existing clusters are only merged
-        automatically above ``thresholds.merge``. ``truth_pairs`` (optional,
-        for benchmarks) adds blocking pair completeness to the stats.
+        automatically above ``thresholds.merge``. ``provisional``: the
+        existing clusters are the work of a model still learning (trained on
+        a first chunk), not established entities: they are continued all the
+        same, but two of them merge at ``auto``, as any other clusters would.
+        ``truth_pairs`` (optional, for benchmarks) adds blocking pair
+        completeness to the stats.
         """
         s = self.settings
         stats: dict[str, Any] = {}
@@ -298,7 +302,7 @@ class MatchEngine:
         del pl
 
         t0 = time.perf_counter()
-        outcome, extra = self._cluster(table, cands, weights, existing, constraints)
+        outcome, extra = self._cluster(table, cands, weights, None if provisional else existing, constraints)
         clusters_rows = labels_to_clusters(outcome.labels, np.arange(n))
         clusters = [OutputCluster(records=table.ids[rows].tolist()) for rows in clusters_rows]
         cluster_of = {rid: k for k, c in enumerate(clusters) for rid in c.records}

@@ -84,11 +84,12 @@ def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -
 
     No model yet. Or a model trained on fewer than ``MDM_AUTO_RETRAIN_BELOW``
     records (a first load sent through the match tasks trains on its first
-    chunk) when records of a second source system arrive (trained on one
-    source, it never saw a pair across sources: the ERP's chunk taught it
-    nothing about matching the CRM) or when twice as many records are active
-    as it was trained on. A bigger model is kept: retraining re-matches
-    everything in one process, an admin's call (``match --retrain``).
+    chunk) when records of a source system it never saw arrive (the ERP's
+    chunk taught it nothing about the CRM's records or about pairs across
+    the two; the WMS's abbreviated item names are new to a model trained
+    on the others) or when twice as many records are active as it was
+    trained on. A bigger model is kept: retraining re-matches everything in
+    one process, an admin's call (``match --retrain``).
     ``model_pk``: the active model's, when the caller read it.
     """
     if model_pk == -1:
@@ -106,8 +107,8 @@ def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -
     records, seen = trained
     if records >= settings.MDM_AUTO_RETRAIN_BELOW:
         return None
-    if len(seen) == 1 and sources - seen:
-        return f"first records of {', '.join(sorted(sources - seen))} for a model trained on {next(iter(seen))} alone"
+    if sources - seen:
+        return f"first records of {', '.join(sorted(sources - seen))} for a model trained on {', '.join(sorted(seen))}"
     now, (at, active) = time.monotonic(), _counted.get(entity.pk, (0.0, 0))
     if now - at > 5:
         with connection.cursor() as cursor:  # counts no further than it needs to
@@ -366,14 +367,18 @@ def enqueue_matches(entity: EntityType, record_ids: Iterable[int]) -> None:
 def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report | None = None,
               progress: Callable[[str], None] | None = None, truth_pairs=None,
               counted: Callable[[int, int], None] | None = None,
-              only_if: Callable[[], str | None] | None = None) -> MatchStats | None:
+              only_if: Callable[[], str | None] | None = None, provisional: bool = False) -> MatchStats | None:
     """Match every active record of the entity type (train first when asked or when no model exists).
 
     ``progress(stage)`` names each stage as it starts; ``counted(done, total)``
     reports records done where a stage counts them (price resolution).
     ``only_if`` (a match task that wants a model trained): checked once this
     run's turn comes; None from it means a run it waited for did the work, and
-    this one returns None, having done nothing.
+    this one returns None, having done nothing. ``provisional``: the golden
+    records there are are the work of a model being replaced while it learns
+    (``training_due``): two of them merge at the auto threshold, not only on
+    overwhelming evidence (the merged one is retired into the survivor, as
+    in any merge); steward decisions bind as always.
     """
     if isinstance(entity, str):
         entity = EntityType.objects.get(code=entity)
@@ -392,7 +397,8 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
     with batch_gate(entity):
         if only_if is not None and only_if() is None:
             return None  # another run trained what was due while this one waited
-        stats = _match_all(entity, retrain=retrain, report=report, progress=progress, truth_pairs=truth_pairs)
+        stats = _match_all(entity, retrain=retrain, report=report, progress=progress, truth_pairs=truth_pairs,
+                           provisional=provisional)
     # Read once the gate is open: what is still pending (arrived or changed after
     # the load, or deleted, which a batch does not read) gets a task, also when
     # it came from an ingest that deferred matching to this run. (A record whose
@@ -404,7 +410,8 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
     return stats
 
 
-def _match_all(entity: EntityType, *, retrain: bool, report: Report | None, progress, truth_pairs) -> MatchStats:
+def _match_all(entity: EntityType, *, retrain: bool, report: Report | None, progress, truth_pairs,
+               provisional: bool = False) -> MatchStats:
     stats = MatchStats()
     step = progress or (lambda stage: None)
     model = None if retrain else active_model(entity)
@@ -420,7 +427,7 @@ def _match_all(entity: EntityType, *, retrain: bool, report: Report | None, prog
     constraints = steward_constraints(entity)
     step("block, train, score, cluster")
     result = engine.run(records, existing=existing, constraints=constraints, train=True if model is None else None,
-                        truth_pairs=truth_pairs)
+                        truth_pairs=truth_pairs, provisional=provisional)
     stats.engine = result.stats
     stats.result = result
     for stage in ("block", "train", "score", "cluster"):
@@ -716,12 +723,14 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
     with transaction.atomic():
         _pass_gate(entity)
         model_pk = _lock_entity(entity)
+        outgrown = False
         if model_pk is not None:
             claimed = _claim(record_ids)
             if not claimed:
                 return {"claimed": 0}
             sources = {r.source for r in claimed if not r.deleted}
-            model_pk = None if training_due(entity, sources, model_pk) else model_pk
+            outgrown = training_due(entity, sources, model_pk) is not None
+            model_pk = None if outgrown else model_pk
         if model_pk is not None:
             engine = engine_for(entity, model_pk)
             touched: set[int] = set()
@@ -737,7 +746,10 @@ def match_pending_records(*, entity_type_id: int, record_ids: list[int]) -> dict
             return {"claimed": len(claimed), **actions}
     # No model yet, or one these records outgrow: a batch run trains on everything
     # there is and matches it all (the claim above is released, nothing written).
-    stats = match_all(entity, retrain=True, only_if=lambda: training_due(entity, sources))
+    # What an outgrown model linked is re-decided as if loaded in one batch:
+    # otherwise a pair it missed (a CRM item it never learned to match with the
+    # web catalog) stays two golden records until a steward merges them.
+    stats = match_all(entity, retrain=True, only_if=lambda: training_due(entity, sources), provisional=outgrown)
     if stats is None:  # trained by the batch run this task waited for
         return match_pending_records(entity_type_id=entity_type_id, record_ids=record_ids)
     return {"claimed": stats.records, "batch": True, "model": stats.model_version}

@@ -320,6 +320,21 @@ def test_two_existing_clusters_are_only_proposed_for_merging(batch):
                for p in again.merge_proposals)
 
 
+def test_provisional_existing_clusters_merge_like_new_ones_and_are_still_continued(batch):
+    engine, records, _, _, result = batch
+    big = next(c for c in result.clusters if len(c.records) >= 3)
+    existing = {rid: f"G{k}" for k, c in enumerate(result.clusters) for rid in c.records}
+    existing[big.records[0]] = "SPLIT"  # what a model still learning left apart
+    strict = MatchEngine(engine.settings.with_thresholds(merge=1.0), model=result.model)
+    again = strict.run(records, existing=existing, provisional=True)
+    owner = again.cluster_of
+    assert owner[big.records[0]] == owner[big.records[1]]
+    assert not again.merge_proposals
+    # The reunited cluster continues the golden record most of it had; "SPLIT" is continued by none.
+    assert again.clusters[owner[big.records[1]]].continues == existing[big.records[1]]
+    assert "SPLIT" not in {c.continues for c in again.clusters}
+
+
 def test_constraints_hold_in_a_batch(batch):
     engine, records, _, _, result = batch
     pair = next(c.records[:2] for c in result.clusters if len(c.records) >= 2)

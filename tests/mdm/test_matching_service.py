@@ -19,6 +19,7 @@ from mdm.models import (
     SourceSystem,
     StewardTask,
 )
+from mdm.services import golden as golden_service
 from mdm.services import matching
 from mdm.services.ingest import ingest_payloads
 from mdm.services.matching import ensure_explanation, match_all, match_candidate
@@ -211,9 +212,46 @@ def test_a_first_load_through_the_match_tasks_retrains_as_sources_and_records_ar
     assert models == [(["erp"], False), (["crm", "erp"], True)]
     records = SourceRecord.objects.filter(entity_type=entity, deleted=False)
     assert not records.filter(needs_match=True).exists() and not records.filter(golden__isnull=True).exists()
-    # A model trained on both keeps matching incrementally.
+    # A model trained on both keeps matching their records incrementally; a third source is new to it.
     assert matching.training_due(entity, {"crm", "erp"}) is None
-    assert matching.training_due(entity, {"ecom"}) is None  # several sources seen: kept
+    assert "first records of ecom" in matching.training_due(entity, {"ecom"})
+
+
+def test_what_an_outgrown_model_left_apart_an_admins_rematch_only_proposes_and_its_retraining_merges(
+        demo, django_capture_on_commit_callbacks):
+    entity = EntityType.objects.get(code="customer")
+    match_all(entity)
+    # A true pair linked with less than overwhelming evidence (auto <= p < merge), as if a
+    # model still learning had left it in two golden records.
+    two = {g for g, members in clusters_of("customer").items() if len(members) == 2}
+    pair = MatchDecision.objects.filter(entity_type=entity, origin="auto", state="match",
+                                        probability__lt=0.995).order_by("pk")
+    pair = next(d for d in pair if d.record_a.golden_id in two)
+    a, b = pair.record_a, pair.record_b
+    apart = golden_service.create_goldens(entity, 1)[0]
+    SourceRecord.objects.filter(pk=b.pk).update(golden=apart)
+    golden_service.recompute(entity, [a.golden_id, apart.pk], reason="test")
+
+    match_all(entity)  # an admin's re-match with the same model: two existing golden records stay apart
+    a.refresh_from_db(), b.refresh_from_db()
+    assert a.golden_id != b.golden_id == apart.pk
+    assert StewardTask.objects.filter(kind="merge_proposal", status="open", golden_id__in=[a.golden_id, apart.pk],
+                                      other_golden_id__in=[a.golden_id, apart.pk]).exists()
+
+    # The model was trained before the web shop's records came: the first one's task retrains it
+    # and re-decides what it linked, as one batch would have.
+    model = MatchModel.objects.get(entity_type=entity, active=True)
+    model.training_stats = {**model.training_stats, "sources": ["crm", "erp"]}
+    model.save()
+    matching._trained_on.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest_payloads(source=SourceSystem.objects.get(code="ecom"), entity_type=entity, payloads=[
+            {"account_id": "W-NEW-1", "company_name": "Zyxwvut Quantum Widgets LLC", "city": "Nome", "state": "AK"}])
+    a.refresh_from_db(), b.refresh_from_db(), apart.refresh_from_db()
+    assert MatchModel.objects.get(entity_type=entity, active=True).version == model.version + 1
+    assert a.golden_id == b.golden_id != apart.pk
+    assert apart.status == "retired" and apart.merged_into_id == a.golden_id  # its ID resolves to the survivor
+    assert not StewardTask.objects.filter(kind="merge_proposal", status="open", golden=apart).exists()
 
 
 def test_a_model_trained_on_few_records_is_retrained_once_they_have_doubled(demo, settings):
