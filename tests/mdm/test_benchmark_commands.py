@@ -94,3 +94,35 @@ def test_the_ingest_benchmark_loads_twice_and_leaves_only_the_other_sources_reco
     assert SourceRecord.objects.count() == demo_records
     assert not SourceRecord.objects.filter(source_system__code__startswith="bench_").exists()
     assert not IngestBatch.objects.filter(source_system__code__startswith="bench_").exists()
+
+
+@pytest.mark.parametrize("how", ["--one-by-one", "--batch"])
+def test_the_first_load_benchmark_matches_every_file_scores_it_and_leaves_an_empty_hub(how):
+    from mdm.models import GoldenRecord, MatchModel, SourceRecord
+
+    out = StringIO()
+    call_command("benchmark", "firstload", "--customers", "40", "--products", "20", how, stdout=out)
+
+    report = out.getvalue()
+    assert "matched and golden values written" in report
+    for entity in ("customer", "product"):
+        line = next(row for row in report.splitlines() if row.startswith(entity))
+        assert "F1 " in line and "0 records in none" in line and "(0 without members)" in line
+    assert ("ingest --defer-match, then match" in report) == (how == "--batch")
+    assert report.count("matched at") == (10 if how == "--one-by-one" else 0)  # after each extract
+    assert not SourceRecord.objects.exists() and not GoldenRecord.objects.exists()
+    assert not MatchModel.objects.exists()
+
+
+def test_the_first_load_benchmark_needs_an_empty_hub(tmp_path):
+    from mdm.demo import generator
+    from mdm.demo.load import ingest_demo_files, load_configs
+    from mdm.models import SourceRecord
+
+    load_configs()
+    generator.generate(tmp_path, customers=10, products=5, prices=2, seed=4)
+    ingest_demo_files(tmp_path, report=lambda line: None)
+    out = StringIO()
+    call_command("benchmark", "firstload", "--customers", "10", stdout=out)
+    assert "needs an empty hub" in out.getvalue()
+    assert not SourceRecord.objects.filter(source_system__code__startswith="bench_").exists()
