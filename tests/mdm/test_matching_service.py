@@ -217,41 +217,65 @@ def test_a_first_load_through_the_match_tasks_retrains_as_sources_and_records_ar
     assert "first records of ecom" in matching.training_due(entity, {"ecom"})
 
 
-def test_what_an_outgrown_model_left_apart_an_admins_rematch_only_proposes_and_its_retraining_merges(
-        demo, django_capture_on_commit_callbacks):
+@pytest.fixture
+def pair_left_apart(demo):
+    """A true pair linked with less than overwhelming evidence (auto <= p < merge), put in two
+    golden records, as a model still learning might have left it. Returns (a, b, b's golden record)."""
     entity = EntityType.objects.get(code="customer")
     match_all(entity)
-    # A true pair linked with less than overwhelming evidence (auto <= p < merge), as if a
-    # model still learning had left it in two golden records.
     two = {g for g, members in clusters_of("customer").items() if len(members) == 2}
     pair = MatchDecision.objects.filter(entity_type=entity, origin="auto", state="match",
                                         probability__lt=0.995).order_by("pk")
     pair = next(d for d in pair if d.record_a.golden_id in two)
-    a, b = pair.record_a, pair.record_b
     apart = golden_service.create_goldens(entity, 1)[0]
-    SourceRecord.objects.filter(pk=b.pk).update(golden=apart)
-    golden_service.recompute(entity, [a.golden_id, apart.pk], reason="test")
+    SourceRecord.objects.filter(pk=pair.record_b_id).update(golden=apart)
+    golden_service.recompute(entity, [pair.record_a.golden_id, apart.pk], reason="test")
+    return pair.record_a, pair.record_b, apart
 
-    match_all(entity)  # an admin's re-match with the same model: two existing golden records stay apart
-    a.refresh_from_db(), b.refresh_from_db()
-    assert a.golden_id != b.golden_id == apart.pk
-    assert StewardTask.objects.filter(kind="merge_proposal", status="open", golden_id__in=[a.golden_id, apart.pk],
-                                      other_golden_id__in=[a.golden_id, apart.pk]).exists()
 
-    # The model was trained before the web shop's records came: the first one's task retrains it
-    # and re-decides what it linked, as one batch would have.
+def _first_web_shop_record_arrives(entity, capture):
+    """The active model is made one trained before the web shop's records came; one arrives."""
     model = MatchModel.objects.get(entity_type=entity, active=True)
     model.training_stats = {**model.training_stats, "sources": ["crm", "erp"]}
     model.save()
     matching._trained_on.clear()
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture(execute=True):
         ingest_payloads(source=SourceSystem.objects.get(code="ecom"), entity_type=entity, payloads=[
             {"account_id": "W-NEW-1", "company_name": "Zyxwvut Quantum Widgets LLC", "city": "Nome", "state": "AK"}])
-    a.refresh_from_db(), b.refresh_from_db(), apart.refresh_from_db()
     assert MatchModel.objects.get(entity_type=entity, active=True).version == model.version + 1
+
+
+def _proposed_for_merging(a, b) -> bool:
+    goldens = [a.golden_id, b.golden_id]
+    return StewardTask.objects.filter(kind="merge_proposal", status="open", golden_id__in=goldens,
+                                      other_golden_id__in=goldens).exists()
+
+
+def test_what_a_learning_model_left_apart_an_admins_rematch_only_proposes_and_its_retraining_merges(
+        pair_left_apart, django_capture_on_commit_callbacks):
+    a, b, apart = pair_left_apart
+    entity = EntityType.objects.get(code="customer")
+    match_all(entity)  # an admin's re-match with the same model: two existing golden records stay apart
+    a.refresh_from_db(), b.refresh_from_db()
+    assert a.golden_id != b.golden_id == apart.pk and _proposed_for_merging(a, b)
+
+    # The first web shop record's task retrains the model (trained on fewer than
+    # MDM_AUTO_RETRAIN_BELOW records) and re-decides what it linked, as one batch would have.
+    _first_web_shop_record_arrives(entity, django_capture_on_commit_callbacks)
+    a.refresh_from_db(), b.refresh_from_db(), apart.refresh_from_db()
     assert a.golden_id == b.golden_id != apart.pk
     assert apart.status == "retired" and apart.merged_into_id == a.golden_id  # its ID resolves to the survivor
     assert not StewardTask.objects.filter(kind="merge_proposal", status="open", golden=apart).exists()
+
+
+def test_an_established_model_is_retrained_for_a_new_source_but_its_golden_records_merge_only_on_overwhelming_evidence(
+        pair_left_apart, django_capture_on_commit_callbacks, settings):
+    a, b, apart = pair_left_apart
+    entity = EntityType.objects.get(code="customer")
+    settings.MDM_AUTO_RETRAIN_BELOW = 10  # the model was trained on more: established
+    _first_web_shop_record_arrives(entity, django_capture_on_commit_callbacks)
+    a.refresh_from_db(), b.refresh_from_db()
+    assert a.golden_id != b.golden_id == apart.pk and _proposed_for_merging(a, b)
 
 
 def test_a_model_trained_on_few_records_is_retrained_once_they_have_doubled(demo, settings):
@@ -265,9 +289,12 @@ def test_a_model_trained_on_few_records_is_retrained_once_they_have_doubled(demo
     matching._trained_on.clear()
     matching._counted.clear()
     assert "active records for a model trained on" in matching.training_due(entity, {"erp"})
-    settings.MDM_AUTO_RETRAIN_BELOW = active // 2  # a big model is an admin's to retrain
+    settings.MDM_AUTO_RETRAIN_BELOW = active // 2  # a big model is an admin's to retrain as records grow
     matching._counted.clear()
-    assert matching.training_due(entity, {"erp"}) is None
+    assert matching.training_due(entity, {"erp"}) is None and not matching.learning(model.pk)
+    assert "first records of wms" in matching.training_due(entity, {"erp", "wms"})  # but sees every source
+    settings.MDM_AUTO_RETRAIN_BELOW = 0  # no automatic retraining at all
+    assert matching.training_due(entity, {"erp", "wms"}) is None
 
 
 def test_search_before_create_ranks_golden_records_and_stores_nothing(demo):
