@@ -393,9 +393,9 @@ def match_all(entity: EntityType | str, *, retrain: bool = False, report: Report
     reports records done where a stage counts them (price resolution).
     ``only_if`` (a match task that wants a model trained): checked once this
     run's turn comes; None from it means a run it waited for did the work, and
-    this one returns None, having done nothing. ``provisional``: the golden
-    records there are are the work of a model being replaced while it learns
-    (``training_due``): two of them merge at the auto threshold, not only on
+    this one returns None, having done nothing. ``provisional``: the existing
+    golden records are the work of a model being replaced while it learns
+    (``learning``): two of them merge at the auto threshold, not only on
     overwhelming evidence (the merged one is retired into the survivor, as
     in any merge); steward decisions bind as always.
     """
