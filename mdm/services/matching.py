@@ -817,19 +817,37 @@ def lost_match_records(grace: float | None = None):
             .exclude(last_batch__match_deferred=True))
 
 
+def queued_tasks() -> int | None:
+    """Messages waiting in the hub's task queue on the broker; None when tasks run in-process."""
+    from mdm.celery import app
+
+    if app.conf.task_always_eager:
+        return None
+    with app.connection_for_read() as conn:
+        return conn.default_channel.queue_declare(queue=app.conf.task_default_queue).message_count
+
+
 def sweep_pending_matches(*, grace: float | None = None, limit: int = 20_000) -> dict[str, int]:
     """Enqueue matching again for records still pending long after they arrived; {entity code: records}.
 
     Ingest enqueues a match task on commit; a broker that restarts without
     persistence, or a task that failed for good, leaves its records pending
     (no golden record, no cross-reference) until something matches them.
-    Claiming makes a second task for a record harmless, so this only has to
-    wait long enough (``MDM_MATCH_SWEEP_GRACE``) not to double a healthy
-    backlog, and takes at most ``limit`` records per entity type and sweep.
-    Records of batches ingested with ``--defer-match`` are left to ``match``.
+    A record is swept once it has waited ``MDM_MATCH_SWEEP_GRACE`` and no
+    task is queued: behind a backlog (a first load of a million records
+    queues for an hour) its task may still be waiting, and sweeping every
+    few minutes would queue the backlog again and again; what a backlog
+    hides is swept once it has drained. (A task a worker holds is running:
+    a duplicate would find its records claimed.) At most ``limit`` records
+    per entity type and sweep. Records of batches ingested with
+    ``--defer-match`` are left to ``match``.
     """
     grace = settings.MDM_MATCH_SWEEP_GRACE if grace is None else grace
     swept = {}
+    backlog = queued_tasks()
+    if backlog:
+        log.info("%s tasks queued: pending records are swept once they have run", backlog)
+        return swept
     for entity in EntityType.objects.order_by("code"):
         if not (entity.config.get("matching") or entity.config.get("prices")):
             continue  # nothing would claim them: matching is not configured

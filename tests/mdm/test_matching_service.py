@@ -376,6 +376,36 @@ def test_the_sweeper_matches_records_whose_match_task_was_lost(demo, tmp_path, d
     assert settings.CELERY_BEAT_SCHEDULE["sweep-pending-matches"]["task"] == "mdm.tasks.sweep_pending_matches"
 
 
+def test_the_sweeper_leaves_a_backlog_alone_and_sweeps_once_it_has_drained(demo):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mdm.celery import app
+    from mdm.services.matching import queued_tasks, sweep_pending_matches
+    from mdm.tasks import match_records
+
+    match_all("customer")
+    entity = EntityType.objects.get(code="customer")
+    ingest_payloads(source=SourceSystem.objects.get(code="crm"), entity_type=entity, payloads=[
+        {"Id": "SLOW-1", "Name": "Zyxwvut Quantum Widgets LLC", "BillingCity": "Nome", "BillingState": "AK"}])
+    SourceRecord.objects.filter(source_id="SLOW-1").update(received_at=timezone.now() - timedelta(hours=1))
+    app.conf.task_always_eager = False  # as with REDIS_URL: tasks go through the real broker, no worker here
+    try:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("mdm")  # SLOW-1's own task, sent on commit, and any other
+            match_records.delay(entity.pk, [])  # a backlog: other tasks are queued ahead
+            assert queued_tasks() == 1
+            assert sweep_pending_matches() == {}  # SLOW-1's task may be among them
+            conn.default_channel.queue_purge("mdm")  # drained, and SLOW-1 still pending: its task was lost
+            assert sweep_pending_matches() == {"customer": 1}
+            assert queued_tasks() == 1  # a match task for it, on the broker
+            conn.default_channel.queue_purge("mdm")
+    finally:
+        app.conf.task_always_eager = True
+    assert SourceRecord.objects.get(source_id="SLOW-1").needs_match
+
+
 def test_a_match_task_that_hits_a_deadlock_is_retried(demo, monkeypatch):
     from django.db import OperationalError
 
