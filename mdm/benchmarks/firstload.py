@@ -1,14 +1,15 @@
 """A first load sent through the match tasks, as source systems fill a new hub: time and F1.
 
     python manage.py benchmark firstload [--customers 5000] [--products 2000] [--processes 2] [--seed 5]
-    python manage.py benchmark firstload --batch …
+    python manage.py benchmark firstload --batch | --one-by-one …
 
 Generates the demo extracts (customers, products and their prices), then
 ingests them file by file on benchmark-only copies of the demo sources
 (customers, then products, then prices, as ``make run`` loads them) with no
 model and no ``match`` run first: each ingested chunk enqueues its match
 task on commit, the first task trains on what has arrived, later ones retrain
-while the model is small (``MDM_AUTO_RETRAIN_BELOW``). The tasks run on a
+when they find a source with twice the records the model was trained on (a
+source it never saw first of all; ``training_due``). The tasks run on a
 real Celery worker with ``--processes`` processes when ``REDIS_URL`` is set,
 in this process otherwise. Timed from the first row read until no record is
 pending and the golden values are written; then the cross-reference of
@@ -16,9 +17,10 @@ customers and products is scored pairwise against the generator's ground
 truth, with what else a steward would find (models trained, open tasks,
 golden records left without members).
 
-``--batch`` loads the same files the recommended way for a first load,
-``ingest --defer-match`` then ``match`` of each entity type, for comparison.
-Use a database without other customer, product or price records.
+``--batch`` loads the same files with ``ingest --defer-match``, then
+``match`` of each entity type, for comparison. ``--one-by-one`` sends each
+file once the one before it is matched, as sources are onboarded one after
+another. Use a database without other customer, product or price records.
 """
 from __future__ import annotations
 

@@ -278,21 +278,22 @@ def test_an_established_model_is_retrained_for_a_new_source_but_its_golden_recor
     assert a.golden_id != b.golden_id == apart.pk and _proposed_for_merging(a, b)
 
 
-def test_a_model_trained_on_few_records_is_retrained_once_they_have_doubled(demo, settings):
+def test_a_model_is_retrained_once_a_source_has_twice_the_records_it_was_trained_on(demo, settings):
     entity = EntityType.objects.get(code="customer")
     match_all(entity)
-    active = SourceRecord.objects.filter(entity_type=entity, deleted=False).count()
-    assert matching.training_due(entity, {"erp"}) is None
     model = MatchModel.objects.get(entity_type=entity, active=True)
-    model.training_stats = {**model.training_stats, "records": active // 2}  # as if trained on half of them
+    per_source = model.training_stats["per_source"]
+    active = SourceRecord.objects.filter(entity_type=entity, deleted=False)
+    assert per_source == {code: active.filter(source_system__code=code).count() for code in per_source}
+    assert matching.training_due(entity, {"erp", "crm"}) is None
+    # As if trained when the ERP had sent half of its records.
+    model.training_stats = {**model.training_stats, "per_source": {**per_source, "erp": per_source["erp"] // 2}}
     model.save()
     matching._trained_on.clear()
     matching._counted.clear()
-    assert "active records for a model trained on" in matching.training_due(entity, {"erp"})
-    settings.MDM_AUTO_RETRAIN_BELOW = active // 2  # a big model is an admin's to retrain as records grow
-    matching._counted.clear()
-    assert matching.training_due(entity, {"erp"}) is None and not matching.learning(model.pk)
-    assert "first records of wms" in matching.training_due(entity, {"erp", "wms"})  # but sees every source
+    assert matching.training_due(entity, {"crm"}) is None
+    assert "erp records the model was trained on" in matching.training_due(entity, {"erp"})
+    assert "first records of wms" in matching.training_due(entity, {"crm", "wms"})
     settings.MDM_AUTO_RETRAIN_BELOW = 0  # no automatic retraining at all
     assert matching.training_due(entity, {"erp", "wms"}) is None
 
