@@ -394,7 +394,7 @@ def test_the_sweeper_leaves_a_backlog_alone_and_sweeps_once_it_has_drained(demo)
     app.conf.task_always_eager = False  # as with REDIS_URL: tasks go through the real broker, no worker here
     try:
         with app.connection_for_write() as conn:
-            conn.default_channel.queue_purge("mdm")  # SLOW-1's own task, sent on commit, and any other
+            conn.default_channel.queue_purge("mdm")  # SLOW-1 sent none: the test's transaction never commits
             match_records.delay(entity.pk, [])  # a backlog: other tasks are queued ahead
             assert queued_tasks() == 1
             assert sweep_pending_matches() == {}  # SLOW-1's task may be among them
