@@ -277,7 +277,9 @@ MDM_SWEEP_INTERVAL = env("MDM_SWEEP_INTERVAL")
 # its match task (a broker restarted, a task failed for good): the pending-match
 # sweeper enqueues it again. Big loads queue for minutes, so not too eager.
 MDM_MATCH_SWEEP_GRACE = env("MDM_MATCH_SWEEP_GRACE")
-# A model trained on fewer active records is retrained by the match task that finds them doubled (0: never).
+# Match models are retrained by the match task that finds a source with twice the records the model was
+# trained on (a new source first of all); one trained on fewer records than this is still learning, and its
+# retrain also re-decides what it linked. 0: no automatic retraining.
 MDM_AUTO_RETRAIN_BELOW = env("MDM_AUTO_RETRAIN_BELOW")
 # Seconds an API sync cursor stays behind the oldest open transaction (and
 # now), for clock differences between application servers and the database.

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from mdm.db import table
+
 
 def peak_rss_mib() -> float:
     # ru_maxrss is in KiB on Linux.
@@ -114,8 +116,6 @@ def fresh_statistics(models) -> None:
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
-    from mdm.db import table
-
     with connection.cursor() as cursor:
         for model in models:
             cursor.execute(f"VACUUM ANALYZE {table(model)}")

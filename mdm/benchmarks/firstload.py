@@ -75,8 +75,7 @@ def run(command, *, customers, products, processes, seed, batch, keep, one_by_on
         out(command.style.ERROR("This database holds other customer, product or price records: a first load "
                                 "needs an empty hub. Use an empty database."))
         return
-    for code in reversed(ORDER):  # prices first: their resolutions reference the others' records
-        _reset(entities[code])
+    _reset(*(entities[code] for code in reversed(ORDER)))  # prices first: they reference the others' records
     folder = Path(tempfile.mkdtemp(prefix="mdm-bench-firstload-"))
     worker = None
     try:
@@ -118,8 +117,7 @@ def run(command, *, customers, products, processes, seed, batch, keep, one_by_on
             worker.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
         if not keep:
-            for code in reversed(ORDER):
-                _reset(entities[code])
+            _reset(*(entities[code] for code in reversed(ORDER)))
 
 
 def _load(out, entities: dict[str, EntityType], folder: Path, *, batch: bool, t0: float, settle) -> int:

@@ -77,7 +77,16 @@ def add_arguments(parser):
                         help="only time incremental matches against the records a --keep run left")
 
 
-def _reset(entity: EntityType) -> None:
+def _reset(*entities: EntityType) -> None:
+    """Delete the benchmark's records and golden records of ``entities``, in that order (prices
+    before what they reference), then vacuum what was emptied, once."""
+    for entity in entities:
+        _wipe_entity(entity)
+    fresh_statistics([SourceRecord, SourceRecordVersion, BlockingKey, RejectedRecord, IngestBatch, PriceResolution,
+                      StewardTask, MatchDecision, ChangeEvent, GoldenRecordVersion, GoldenRelationship, GoldenRecord])
+
+
+def _wipe_entity(entity: EntityType) -> None:
     PriceResolution.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     StewardTask.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     MatchDecision.objects.filter(entity_type=entity)._raw_delete(connection.alias)
@@ -91,8 +100,6 @@ def _reset(entity: EntityType) -> None:
     goldens._raw_delete(connection.alias)
     MatchModel.objects.filter(entity_type=entity).delete()
     set_last_number(entity, 0)
-    fresh_statistics([SourceRecord, SourceRecordVersion, BlockingKey, RejectedRecord, IngestBatch, PriceResolution,
-                      StewardTask, MatchDecision, ChangeEvent, GoldenRecordVersion, GoldenRelationship, GoldenRecord])
 
 
 def run(command, *, records, entity, incremental, seed, keep, incremental_only=False, prices=False, **_):
@@ -113,8 +120,7 @@ def run(command, *, records, entity, incremental, seed, keep, incremental_only=F
         return
     # Prices first: their resolutions reference the customer records.
     resets = [e for e in (price_entity, entity_obj) if e is not None]
-    for e in resets:
-        _reset(e)
+    _reset(*resets)
     folder = Path(tempfile.mkdtemp(prefix="mdm-bench-match-"))
     try:
         _batch(out, entity_obj, entity, records, seed, folder, with_prices=price_entity is not None)
@@ -129,8 +135,7 @@ def run(command, *, records, entity, incremental, seed, keep, incremental_only=F
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         if not keep:
-            for e in resets:
-                _reset(e)
+            _reset(*resets)
 
 
 def _batch(out, entity_obj: EntityType, entity: str, records: int, seed: int, folder: Path, *,

@@ -76,18 +76,15 @@ def active_model(entity: EntityType) -> MatchModel | None:
     return MatchModel.objects.filter(entity_type=entity, active=True).order_by("-version").first()
 
 
-# model pk -> (records, {source code: records of it, None if not kept}); models never change
-_trained_on: dict[int, tuple[int, dict[str, int | None]] | None] = {}
+_trained_on: dict[int, dict[str, int] | None] = {}  # model pk -> {source code: records}; models never change
 _counted: dict[tuple[int, str], tuple[float, int]] = {}  # (entity pk, source) -> (monotonic time, records), briefly
 
 
-def _trained_on_of(model_pk: int) -> tuple[int, dict[str, int | None]] | None:
-    """(records, {source code: records}) a model was trained on; None for models trained before these were kept."""
+def _trained_on_of(model_pk: int) -> dict[str, int] | None:
+    """{source code: records} a model was trained on; None for models trained before this was kept."""
     if model_pk not in _trained_on:
         stats = MatchModel.objects.filter(pk=model_pk).values_list("training_stats", flat=True).first() or {}
-        known = "records" in stats and "sources" in stats
-        per_source = {code: (stats.get("per_source") or {}).get(code) for code in stats.get("sources", [])}
-        _trained_on[model_pk] = (stats["records"], per_source) if known else None
+        _trained_on[model_pk] = stats.get("per_source")
     return _trained_on[model_pk]
 
 
@@ -97,7 +94,7 @@ def learning(model_pk: int) -> bool:
     What such a model linked is provisional: its retrain re-decides it (``match_all(provisional=True)``).
     """
     trained = _trained_on_of(model_pk)
-    return trained is not None and trained[0] < settings.MDM_AUTO_RETRAIN_BELOW
+    return trained is not None and sum(trained.values()) < settings.MDM_AUTO_RETRAIN_BELOW
 
 
 def _source_records(entity: EntityType, source: str, upto: int) -> int:
@@ -146,16 +143,15 @@ def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -
         model_pk = model.pk if model else None
     if model_pk is None:
         return "no model yet"
-    trained = _trained_on_of(model_pk)
-    if trained is None or settings.MDM_AUTO_RETRAIN_BELOW <= 0:
+    seen = _trained_on_of(model_pk)
+    if seen is None or settings.MDM_AUTO_RETRAIN_BELOW <= 0:
         return None
-    _records, seen = trained
     if sources - seen.keys():
         return (f"first records of {', '.join(sorted(sources - seen.keys()))} for a model trained on "
                 f"{', '.join(sorted(seen))}")
     for source in sorted(sources):
-        known = seen[source]  # None: a model trained before per-source counts were kept
-        if known and _source_records(entity, source, 2 * known) >= 2 * known:
+        known = seen[source]
+        if _source_records(entity, source, 2 * known) >= 2 * known:
             return f"twice the {known} {source} records the model was trained on"
     return None
 
@@ -479,7 +475,6 @@ def _match_all(entity: EntityType, *, retrain: bool, report: Report | None, prog
             model = save_model(entity, engine, {
                 **{k: v for k, v in result.stats.items() if k in ("train", "block")},
                 # What it was trained on, for the matches that follow (``training_due``).
-                "records": len(records), "sources": sorted({record[1] for record in records}),
                 "per_source": dict(Counter(record[1] for record in records)),
             })
         stats.model_version = model.version

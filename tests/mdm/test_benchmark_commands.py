@@ -63,8 +63,7 @@ def test_the_matching_benchmark_loads_prices_for_its_customers_and_removes_them_
     assert prices.exists() and f"prices: {prices.count():,} records ingested" in out.getvalue()
     assert not prices.filter(needs_match=True).exists()
     assert PriceResolution.objects.filter(entity_type=price, customer_record__isnull=False).exists()
-    for entity in (price, customer):  # prices first: they reference the customers
-        _reset(entity)
+    _reset(price, customer)  # prices first: they reference the customers
     assert not SourceRecord.objects.filter(entity_type__in=[price, customer]).exists()
     assert not GoldenRecord.objects.filter(entity_type__in=[price, customer]).exists()
     assert not PriceResolution.objects.exists()

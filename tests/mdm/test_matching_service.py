@@ -208,8 +208,10 @@ def test_a_first_load_through_the_match_tasks_retrains_as_sources_and_records_ar
         with django_capture_on_commit_callbacks(execute=True):  # the match task runs as the chunk commits
             ingest_file(path=tmp_path / name, source=source, entity_type=entity, submitted_by="test")
     models = list(MatchModel.objects.filter(entity_type=entity).order_by("version")
-                  .values_list("training_stats__sources", "active"))
-    assert models == [(["erp"], False), (["crm", "erp"], True)]
+                  .values_list("training_stats__per_source", "active"))
+    assert [(sorted(per_source), active) for per_source, active in models] == [(["erp"], False), (["crm", "erp"], True)]
+    active = SourceRecord.objects.filter(entity_type=entity, deleted=False)
+    assert models[-1][0] == {code: active.filter(source_system__code=code).count() for code in ("crm", "erp")}
     records = SourceRecord.objects.filter(entity_type=entity, deleted=False)
     assert not records.filter(needs_match=True).exists() and not records.filter(golden__isnull=True).exists()
     # A model trained on both keeps matching their records incrementally; a third source is new to it.
@@ -236,7 +238,8 @@ def pair_left_apart(demo):
 def _first_web_shop_record_arrives(entity, capture):
     """The active model is made one trained before the web shop's records came; one arrives."""
     model = MatchModel.objects.get(entity_type=entity, active=True)
-    model.training_stats = {**model.training_stats, "sources": ["crm", "erp"]}
+    per_source = model.training_stats["per_source"]
+    model.training_stats = {**model.training_stats, "per_source": {s: n for s, n in per_source.items() if s != "ecom"}}
     model.save()
     matching._trained_on.clear()
     with capture(execute=True):
