@@ -8,6 +8,7 @@ Any secret may be given as ``NAME_FILE`` pointing at a file instead.
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("MDM_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -212,6 +213,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "mdm"
+# Webhook deliveries have a queue of their own: a first load queues match tasks
+# for an hour, and deliveries behind them on one list would wait that hour (a
+# worker reading both queues takes from each in turn); the pending-match
+# sweeper counts the match queue alone, which a steady stream of deliveries
+# would otherwise never let drain. A worker without -Q reads both; a site may
+# give deliveries workers of their own (-Q mdm.deliveries).
+MDM_DELIVERY_QUEUE = "mdm.deliveries"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(MDM_DELIVERY_QUEUE))
+CELERY_TASK_ROUTES = {task: {"queue": MDM_DELIVERY_QUEUE} for task in ("mdm.tasks.deliver", "mdm.tasks.deliver_many")}
 # The sweeper is the safety net of publishing: deliveries whose worker died
 # mid-send (lease expired) or whose task message was lost are re-enqueued.
 CELERY_BEAT_SCHEDULE: dict = {

@@ -112,7 +112,7 @@ class WorkerProcess:
 
 
 class CeleryWorkers:
-    """Start real ``celery -A mdm worker --pool=solo -Q mdm`` processes on the test database and Redis.
+    """Start real ``celery -A mdm worker --pool=solo`` processes (both queues) on the test database and Redis.
 
     ``start(beat=False, env={...})`` returns a ``WorkerProcess``; ``kill(worker)``
     is kill -9 (a crash: nothing acknowledged, nothing cleaned up). Everything
@@ -151,7 +151,7 @@ class CeleryWorkers:
 
         n = len(self.workers) + 1
         name = f"test-{uuid.uuid4().hex[:8]}@test"
-        args = [self.python, "-m", "celery", "-A", "mdm", "worker", "--pool=solo", "-Q", "mdm", "-l", "INFO",
+        args = [self.python, "-m", "celery", "-A", "mdm", "worker", "--pool=solo", "-l", "INFO",
                 "-n", name, "--without-gossip", "--without-mingle"]
         if beat:
             args += ["-B", "-s", str(self.tmp_path / f"beat-{n}")]
@@ -219,5 +219,5 @@ def celery_workers(transactional_db, tmp_path):
 
 @pytest.fixture
 def celery_worker_process(celery_workers):
-    """One real worker (``--pool=solo -Q mdm``), started; ``.log()`` shows its output."""
+    """One real worker (``--pool=solo``), started; ``.log()`` shows its output."""
     return celery_workers.start()

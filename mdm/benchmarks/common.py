@@ -87,7 +87,7 @@ def start_worker(processes: int, out):
     app.conf.task_always_eager = False
     app.control.purge()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mdm", "worker", "-P", "prefork", "-c", str(processes), "-Q", "mdm",
+        [sys.executable, "-m", "celery", "-A", "mdm", "worker", "-P", "prefork", "-c", str(processes),
          "-l", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench-{os.getpid()}@%h"],
         cwd=settings.BASE_DIR,
         env=dict(os.environ, PYTHONPATH=str(settings.BASE_DIR), MDM_RECOMPUTE_SLICES=str(processes)),

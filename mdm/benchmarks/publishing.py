@@ -62,7 +62,7 @@ def start_workers(pool: str, concurrency: int, log: Path):
     env = dict(os.environ, DATABASE_URL=database_url(), REDIS_URL=settings.REDIS_URL, CONN_MAX_AGE="600",
                LOG_LEVEL="WARNING", PYTHONPATH=str(settings.BASE_DIR))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mdm", "worker", "-P", pool, "-c", str(concurrency), "-Q", "mdm",
+        [sys.executable, "-m", "celery", "-A", "mdm", "worker", "-P", pool, "-c", str(concurrency),
          "-l", "warning", "--without-gossip", "--without-mingle", "-n", f"bench-{os.getpid()}@%h"],
         cwd=str(settings.BASE_DIR), env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

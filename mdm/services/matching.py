@@ -833,7 +833,11 @@ def lost_match_records(grace: float | None = None):
 
 
 def queued_tasks() -> int | None:
-    """Messages waiting in the hub's task queue on the broker; None when tasks run in-process."""
+    """Messages waiting in the hub's task queue on the broker; None when tasks run in-process.
+
+    The default queue only: webhook deliveries have their own (``MDM_DELIVERY_QUEUE``), so a steady
+    stream of them does not count as a match backlog.
+    """
     from mdm.celery import app
 
     if app.conf.task_always_eager:

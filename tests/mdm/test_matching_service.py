@@ -380,14 +380,14 @@ def test_the_sweeper_matches_records_whose_match_task_was_lost(demo, tmp_path, d
     assert settings.CELERY_BEAT_SCHEDULE["sweep-pending-matches"]["task"] == "mdm.tasks.sweep_pending_matches"
 
 
-def test_the_sweeper_leaves_a_backlog_alone_and_sweeps_once_it_has_drained(demo):
+def test_the_sweeper_leaves_a_match_backlog_alone_and_sweeps_once_it_has_drained(demo):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from mdm.celery import app
     from mdm.services.matching import queued_tasks, sweep_pending_matches
-    from mdm.tasks import match_records
+    from mdm.tasks import deliver_many, match_records
 
     match_all("customer")
     entity = EntityType.objects.get(code="customer")
@@ -402,9 +402,13 @@ def test_the_sweeper_leaves_a_backlog_alone_and_sweeps_once_it_has_drained(demo)
             assert queued_tasks() == 1
             assert sweep_pending_matches() == {}  # SLOW-1's task may be among them
             conn.default_channel.queue_purge("mdm")  # drained, and SLOW-1 still pending: its task was lost
+            deliver_many.delay([])  # webhook deliveries queue apart, and never hold the sweep off
+            assert conn.default_channel.queue_declare(queue="mdm.deliveries").message_count == 1
+            assert queued_tasks() == 0
             assert sweep_pending_matches() == {"customer": 1}
             assert queued_tasks() == 1  # a match task for it, on the broker
             conn.default_channel.queue_purge("mdm")
+            conn.default_channel.queue_purge("mdm.deliveries")
     finally:
         app.conf.task_always_eager = True
     assert SourceRecord.objects.get(source_id="SLOW-1").needs_match

@@ -80,6 +80,6 @@ class Command(BaseCommand):
             bar.update(job.processed - previous)
             waited_idle = 0.0 if job.processed != previous else waited_idle + 0.5
             if waited_idle == 30:
-                self.stderr.write("no progress for 30 s: is a worker running? (celery -A mdm worker -Q mdm)")
+                self.stderr.write("no progress for 30 s: is a worker running? (celery -A mdm worker)")
         bar.close()
         self.stdout.write(f"golden values: job #{job_id} {job.status}, {job.processed} recomputed")
