@@ -220,7 +220,8 @@ CELERY_TASK_DEFAULT_QUEUE = "mdm"
 # would otherwise never let drain. A worker without -Q reads both; a site may
 # give deliveries workers of their own (-Q mdm.deliveries).
 MDM_DELIVERY_QUEUE = "mdm.deliveries"
-CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(MDM_DELIVERY_QUEUE))
+# Each bound under its own routing key (otherwise both share the default queue's).
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, MDM_DELIVERY_QUEUE)]
 CELERY_TASK_ROUTES = {task: {"queue": MDM_DELIVERY_QUEUE} for task in ("mdm.tasks.deliver", "mdm.tasks.deliver_many")}
 # The sweeper is the safety net of publishing: deliveries whose worker died
 # mid-send (lease expired) or whose task message was lost are re-enqueued.
@@ -287,9 +288,10 @@ MDM_SWEEP_INTERVAL = env("MDM_SWEEP_INTERVAL")
 # its match task (a broker restarted, a task failed for good): the pending-match
 # sweeper enqueues it again. Big loads queue for minutes, so not too eager.
 MDM_MATCH_SWEEP_GRACE = env("MDM_MATCH_SWEEP_GRACE")
-# Match models are retrained by the match task that finds a source with twice the records the model was
-# trained on (a new source first of all); one trained on fewer records than this is still learning, and its
-# retrain also re-decides what it linked. 0: no automatic retraining.
+# A match task retrains the model when its records come from a source the model never saw, and, while the
+# model was trained on fewer records than this (still learning), from a source with twice the records the
+# model was trained on; a learning model's retrain also re-decides what it linked. An established model is
+# not retrained for growth: the dashboard advises `match --retrain`. 0: no automatic retraining.
 MDM_AUTO_RETRAIN_BELOW = env("MDM_AUTO_RETRAIN_BELOW")
 # Seconds an API sync cursor stays behind the oldest open transaction (and
 # now), for clock differences between application servers and the database.

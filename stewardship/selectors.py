@@ -286,6 +286,44 @@ def matching_backlog() -> dict:
     return {**figures, "grace_minutes": round(settings.MDM_MATCH_SWEEP_GRACE / 60)}
 
 
+@dataclass
+class ModelStatus:
+    entity: str
+    version: int | None
+    trained_at: object
+    trained_on: int | None  # records; None for a model from before per-source counts were kept
+    learning: bool
+    advice: list[str]
+
+
+def match_models(per_source: list[dict]) -> list[ModelStatus]:
+    """Each matched entity type's active model: what it was trained on, and whether a retrain is advised.
+
+    ``per_source``: ``records_per_source()``'s rows. A model still learning is retrained by the match
+    tasks themselves; an established one is not retrained for growth (a full re-match at an hour nobody
+    chose), so the admin is told when its sources have doubled.
+    """
+    from mdm.models import MatchModel
+    from mdm.services.matching import learning, retrain_advice
+
+    models = {m.entity_type_id: m for m in MatchModel.objects.filter(active=True).order_by("entity_type", "version")
+              .only("pk", "entity_type_id", "version", "created_at", "training_stats")}
+    statuses = []
+    for code, entity in sorted(entity_types().items()):
+        if not entity.config.get("matching"):
+            continue
+        model = models.get(entity.pk)
+        if model is None:
+            statuses.append(ModelStatus(code, None, None, None, False, []))
+            continue
+        trained_on = (model.training_stats or {}).get("per_source")
+        records = {r["source_system__code"]: r["n"] for r in per_source if r["entity_type__code"] == code}
+        statuses.append(ModelStatus(code, model.version, model.created_at,
+                                    sum(trained_on.values()) if trained_on is not None else None,
+                                    learning(model.pk), retrain_advice(trained_on, records)))
+    return statuses
+
+
 def golden_counts() -> dict[str, int]:
     rows = GoldenRecord.objects.order_by().values("status").annotate(n=Count("id"))
     return {r["status"]: r["n"] for r in rows}

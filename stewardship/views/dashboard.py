@@ -41,6 +41,7 @@ def home(request):
         "records_total": sum(r["n"] for r in sources),
         "goldens": selectors.golden_counts(),
         "matching": selectors.matching_backlog(),
+        "models": selectors.match_models(sources),
         "publishing": publishing,
         "publishing_chart": charts.stacked_hbar(
             [(s.name, [("dead", s.dead), ("failing", s.failing), ("pending", max(s.pending - s.failing, 0))])

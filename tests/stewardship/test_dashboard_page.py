@@ -104,3 +104,27 @@ def test_records_left_for_a_match_run_are_waiting_but_not_late(login, hub):
     page = login("viewer").get(reverse("stewardship:home")).content.decode()
     assert "records waiting for matching, the oldest for 2\xa0hours" in page
     assert "is a worker running?" not in page
+
+
+def test_the_dashboard_advises_retraining_an_established_model_whose_sources_have_doubled(login, hub, settings):
+    from mdm.models import MatchModel
+    from mdm.services import matching
+
+    MatchModel.objects.create(entity_type=hub.entity, version=1, settings={}, parameters={},
+                              training_stats={"per_source": {"erp": 1, "crm": 1}})
+    matching._trained_on.clear()
+    for name in ("Acme", "Beta", "Gamma"):
+        hub.record("erp", name=name)
+    hub.record("crm", name="Delta")
+
+    # Trained on 2 records: still learning, the match tasks retrain it themselves.
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    panel = page[page.index('id="match-models"'):]
+    assert "v1" in panel and "2 records" in panel and "learning" in panel
+
+    settings.MDM_AUTO_RETRAIN_BELOW = 2  # established: growth is left to an admin's quiet hour
+    status = {m.entity: m for m in selectors.match_models(selectors.records_per_source())}["customer"]
+    assert (status.version, status.trained_on, status.learning) == (1, 2, False)
+    assert status.advice == ["erp: 3 records, 3.0× the 1 the model was trained on"]
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    assert "manage.py match --entity customer --retrain" in page
