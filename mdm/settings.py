@@ -288,10 +288,10 @@ MDM_SWEEP_INTERVAL = env("MDM_SWEEP_INTERVAL")
 # its match task (a broker restarted, a task failed for good): the pending-match
 # sweeper enqueues it again. Big loads queue for minutes, so not too eager.
 MDM_MATCH_SWEEP_GRACE = env("MDM_MATCH_SWEEP_GRACE")
-# A match task retrains the model when its records come from a source the model never saw, and, while the
-# model was trained on fewer records than this (still learning), from a source with twice the records the
-# model was trained on; a learning model's retrain also re-decides what it linked. An established model is
-# not retrained for growth: the dashboard advises `match --retrain`. 0: no automatic retraining.
+# Match models are retrained by the match task that finds a source with twice the records the model was
+# trained on (a new source first of all); one trained on fewer records than this is still learning, and its
+# retrain also re-decides what it linked. The dashboard shows which source starts the next. 0: no automatic
+# retraining.
 MDM_AUTO_RETRAIN_BELOW = env("MDM_AUTO_RETRAIN_BELOW")
 # Seconds an API sync cursor stays behind the oldest open transaction (and
 # now), for clock differences between application servers and the database.

@@ -289,22 +289,27 @@ def matching_backlog() -> dict:
 @dataclass
 class ModelStatus:
     entity: str
-    version: int | None
-    trained_at: object
-    trained_on: int | None  # records; None for a model from before per-source counts were kept
-    learning: bool
-    advice: list[str]
+    version: int | None = None
+    trained_at: object = None
+    trained_on: int | None = None  # records; None for a model from before per-source counts were kept
+    learning: bool = False
+    automatic: bool = False  # retrained by the match tasks (MDM_AUTO_RETRAIN_BELOW > 0)
+    next: tuple[str, int, int] | None = None  # (source, records now, records at which it retrains)
+
+    @property
+    def due(self) -> bool:
+        return self.next is not None and self.next[1] >= self.next[2]
 
 
 def match_models(per_source: list[dict]) -> list[ModelStatus]:
-    """Each matched entity type's active model: what it was trained on, and whether a retrain is advised.
+    """Each matched entity type's active model: what it was trained on, and when it is retrained.
 
-    ``per_source``: ``records_per_source()``'s rows. A model still learning is retrained by the match
-    tasks themselves; an established one is not retrained for growth (a full re-match at an hour nobody
-    chose), so the admin is told when its sources have doubled.
+    ``per_source``: ``records_per_source()``'s rows. The match tasks retrain a model when a source
+    doubles (a full re-match, eight minutes at a million records); shown here, an admin can run
+    ``match --retrain`` in a quiet hour first, or when automatic retraining is off.
     """
     from mdm.models import MatchModel
-    from mdm.services.matching import learning, retrain_advice
+    from mdm.services.matching import learning, next_retraining
 
     models = {m.entity_type_id: m for m in MatchModel.objects.filter(active=True).order_by("entity_type", "version")
               .only("pk", "entity_type_id", "version", "created_at", "training_stats")}
@@ -314,13 +319,13 @@ def match_models(per_source: list[dict]) -> list[ModelStatus]:
             continue
         model = models.get(entity.pk)
         if model is None:
-            statuses.append(ModelStatus(code, None, None, None, False, []))
+            statuses.append(ModelStatus(code))
             continue
         trained_on = (model.training_stats or {}).get("per_source")
         records = {r["source_system__code"]: r["n"] for r in per_source if r["entity_type__code"] == code}
-        statuses.append(ModelStatus(code, model.version, model.created_at,
-                                    sum(trained_on.values()) if trained_on is not None else None,
-                                    learning(model.pk), retrain_advice(trained_on, records)))
+        statuses.append(ModelStatus(
+            code, model.version, model.created_at, sum(trained_on.values()) if trained_on is not None else None,
+            learning(model.pk), settings.MDM_AUTO_RETRAIN_BELOW > 0, next_retraining(trained_on, records)))
     return statuses
 
 

@@ -122,22 +122,20 @@ def _source_records(entity: EntityType, source: str, upto: int) -> int:
 def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -1) -> str | None:
     """Why a model must be trained before records of ``sources`` are matched, or None.
 
-    No model yet. Or records of a source the model never saw: a first load
-    sent through the match tasks trains on the first chunk to arrive, and the
-    CRM's chunk taught it nothing about the web shop's records nor about pairs
-    across the two; a source system connected to a hub in service is the same
-    case, at a moment an admin chose. Or, while the model is still learning
-    (trained on fewer than ``MDM_AUTO_RETRAIN_BELOW`` records), a source with
-    at least twice the records it was trained on: retrained each time a
-    source doubles, a model has seen at least half of every source's records.
-    40,000 demo companies onboarded one source after another ended at F1
-    0.962 with a model that never saw the ERP, and at 0.983 with one that saw
-    its first chunk of 2,000 (the other 33,000 matched one by one), against
-    0.994 for one batch. Each retraining is a full re-match (at a million
-    records eight minutes, in which match tasks wait), so an established
-    model is not retrained for growth: a source that doubles over a year
-    would start one at an hour nobody chose. ``retrain_advice`` says when
-    ``match --retrain`` is worth a quiet hour. ``MDM_AUTO_RETRAIN_BELOW`` = 0
+    No model yet. Or one of ``sources`` has at least twice the records the
+    model was trained on, a source it never saw first of all: a first load
+    sent through the match tasks trains on the first chunk to arrive, and
+    the CRM's chunk taught it nothing about the web shop's records nor about
+    pairs across the two. Retrained each time a source doubles, a model
+    has seen at least half of every source's records: 40,000 demo
+    companies onboarded one source after another ended at F1 0.962 with a
+    model that never saw the ERP, and at 0.983 with one that saw its first
+    chunk of 2,000 (the other 33,000 matched one by one), against 0.994 for
+    one batch. A source growing from a first chunk of 2,000 to N records
+    costs log2(N / 2,000) runs, each a full re-match (at a million records
+    eight minutes, in which match tasks wait); the records a run matches
+    are not matched one by one after it; the dashboard shows which source
+    will start the next (``next_retraining``). ``MDM_AUTO_RETRAIN_BELOW`` = 0
     turns all but the first training off. ``model_pk``: the active model's,
     when the caller read it.
     """
@@ -152,8 +150,6 @@ def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -
     if sources - seen.keys():
         return (f"first records of {', '.join(sorted(sources - seen.keys()))} for a model trained on "
                 f"{', '.join(sorted(seen))}")
-    if not learning(model_pk):
-        return None
     for source in sorted(sources):
         known = seen[source]
         if _source_records(entity, source, 2 * known) >= 2 * known:
@@ -161,24 +157,22 @@ def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -
     return None
 
 
-def retrain_advice(trained_on: dict[str, int] | None, records: dict[str, int]) -> list[str]:
-    """Sources that have at least doubled (or are new) since a model was trained on ``trained_on``.
+def next_retraining(trained_on: dict[str, int] | None, records: dict[str, int]) -> tuple[str, int, int] | None:
+    """The source nearest to starting an automatic retrain: ``(source, records now, records at which
+    a match task retrains)``, or None (no per-source counts kept for the model, or no records).
 
-    ``records``: {source code: active records now}. An established model is
-    not retrained for growth automatically (``training_due``); this is what
-    the dashboard shows an admin so that ``match --retrain`` runs in a quiet
-    hour. Empty for models trained before per-source counts were kept.
+    ``records``: {source code: active records now}. A source the model never saw retrains at its
+    first record (``at`` = 1). The dashboard shows it, so that an admin can run ``match --retrain``
+    (a full re-match) in a quiet hour before a match task starts one at an hour nobody chose.
     """
     if trained_on is None:
-        return []
-    advice = []
+        return None
+    nearest = None
     for source, now in sorted(records.items()):
-        then = trained_on.get(source, 0)
-        if now and not then:
-            advice.append(f"{source}: {now:,} records, none when the model was trained")
-        elif then and now >= 2 * then:
-            advice.append(f"{source}: {now:,} records, {now / then:.1f}× the {then:,} the model was trained on")
-    return advice
+        at = 2 * trained_on[source] if trained_on.get(source) else 1
+        if now and (nearest is None or now / at > nearest[1] / nearest[2]):
+            nearest = (source, now, at)
+    return nearest
 
 
 def engine_for(entity: EntityType, model_pk: int | None = None) -> MatchEngine:

@@ -55,6 +55,14 @@ def is_list(value) -> bool:
 
 
 @register.filter
+def thousands(value) -> str:
+    """12,345: record counts read at a glance."""
+    if value is None:
+        return "—"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+@register.filter
 def percent(value, digits: int = 0) -> str:
     if value is None:
         return "—"

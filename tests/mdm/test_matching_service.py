@@ -281,7 +281,7 @@ def test_an_established_model_is_retrained_for_a_new_source_but_its_golden_recor
     assert a.golden_id != b.golden_id == apart.pk and _proposed_for_merging(a, b)
 
 
-def test_a_learning_model_is_retrained_once_a_source_has_twice_the_records_it_was_trained_on(demo, settings):
+def test_a_model_is_retrained_once_a_source_has_twice_the_records_it_was_trained_on(demo, settings):
     entity = EntityType.objects.get(code="customer")
     match_all(entity)
     model = MatchModel.objects.get(entity_type=entity, active=True)
@@ -297,22 +297,17 @@ def test_a_learning_model_is_retrained_once_a_source_has_twice_the_records_it_wa
     assert matching.training_due(entity, {"crm"}) is None
     assert "erp records the model was trained on" in matching.training_due(entity, {"erp"})
     assert "first records of wms" in matching.training_due(entity, {"crm", "wms"})
-    # Established (trained on more than this): retrained for a new source, not for growth, which
-    # the dashboard reports instead.
-    settings.MDM_AUTO_RETRAIN_BELOW = 10
-    assert matching.training_due(entity, {"erp"}) is None
-    assert "first records of wms" in matching.training_due(entity, {"crm", "wms"})
     settings.MDM_AUTO_RETRAIN_BELOW = 0  # no automatic retraining at all
     assert matching.training_due(entity, {"erp", "wms"}) is None
 
 
-def test_retrain_advice_names_the_sources_that_doubled_or_are_new_since_training():
+def test_the_next_retraining_is_the_source_nearest_to_twice_what_the_model_saw():
     trained_on = {"crm": 1_000, "erp": 4_000}
-    assert matching.retrain_advice(trained_on, {"crm": 1_999, "erp": 4_000}) == []
-    assert matching.retrain_advice(trained_on, {"crm": 2_500, "erp": 4_100, "ecom": 300, "wms": 0}) == [
-        "crm: 2,500 records, 2.5× the 1,000 the model was trained on",
-        "ecom: 300 records, none when the model was trained"]
-    assert matching.retrain_advice(None, {"crm": 9_000}) == []  # a model from before per-source counts
+    assert matching.next_retraining(trained_on, {"crm": 1_500, "erp": 7_000}) == ("erp", 7_000, 8_000)
+    assert matching.next_retraining(trained_on, {"crm": 2_500, "erp": 4_100}) == ("crm", 2_500, 2_000)  # due
+    assert matching.next_retraining(trained_on, {"crm": 1_000, "ecom": 3}) == ("ecom", 3, 1)  # never seen
+    assert matching.next_retraining(trained_on, {}) is None
+    assert matching.next_retraining(None, {"crm": 9_000}) is None  # a model from before per-source counts
 
 
 def test_search_before_create_ranks_golden_records_and_stores_nothing(demo):

@@ -106,25 +106,37 @@ def test_records_left_for_a_match_run_are_waiting_but_not_late(login, hub):
     assert "is a worker running?" not in page
 
 
-def test_the_dashboard_advises_retraining_an_established_model_whose_sources_have_doubled(login, hub, settings):
+def test_the_dashboard_shows_each_model_and_the_source_that_starts_its_next_retraining(login, hub, settings):
     from mdm.models import MatchModel
     from mdm.services import matching
 
     MatchModel.objects.create(entity_type=hub.entity, version=1, settings={}, parameters={},
-                              training_stats={"per_source": {"erp": 1, "crm": 1}})
+                              training_stats={"per_source": {"erp": 2, "crm": 1}})
+    MatchModel.objects.create(entity_type=hub.entity, version=2, settings={}, parameters={}, active=False,
+                              training_stats={"per_source": {"erp": 1_500}})  # a model set aside: not shown
     matching._trained_on.clear()
     for name in ("Acme", "Beta", "Gamma"):
         hub.record("erp", name=name)
     hub.record("crm", name="Delta")
 
-    # Trained on 2 records: still learning, the match tasks retrain it themselves.
+    status = {m.entity: m for m in selectors.match_models(selectors.records_per_source())}["customer"]
+    assert (status.version, status.trained_on, status.learning, status.next) == (1, 3, True, ("erp", 3, 4))
     page = login("viewer").get(reverse("stewardship:home")).content.decode()
     panel = page[page.index('id="match-models"'):]
-    assert "v1" in panel and "2 records" in panel and "learning" in panel
+    assert "v1" in panel and "3 records" in panel and "learning" in panel
+    assert "when erp reaches 4 records (now 3)" in panel
+    assert "manage.py match --entity customer --retrain</code> in a quiet hour" in panel
 
-    settings.MDM_AUTO_RETRAIN_BELOW = 2  # established: growth is left to an admin's quiet hour
-    status = {m.entity: m for m in selectors.match_models(selectors.records_per_source())}["customer"]
-    assert (status.version, status.trained_on, status.learning) == (1, 2, False)
-    assert status.advice == ["erp: 3 records, 3.0× the 1 the model was trained on"]
+    hub.record("erp", name="Epsilon")  # twice what the model saw: its next erp task retrains it
     page = login("viewer").get(reverse("stewardship:home")).content.decode()
-    assert "manage.py match --entity customer --retrain" in page
+    assert "erp has 4 records, twice what the model saw: the next erp match task retrains it" in page
+
+    settings.MDM_AUTO_RETRAIN_BELOW = 0  # no automatic retraining: the admin is told to retrain
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    assert "erp has 4 records, twice what the model saw: run <code>manage.py match --entity customer --retrain" in page
+
+
+def test_record_counts_read_at_a_glance():
+    from stewardship.templatetags.steward import thousands
+
+    assert (thousands(80_000), thousands(7), thousands(None)) == ("80,000", "7", "—")
