@@ -24,15 +24,17 @@ keeps the admin's comments: only the survivorship block is replaced.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import textwrap
+import time
 from datetime import timedelta
 from typing import Any
 
 import orjson
 import yaml
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -55,6 +57,10 @@ JobStatus = RuleChangeJob.Status
 PREVIEW_CHUNK = 5000
 JOB_CHUNK = 2000
 STALE_JOB = timedelta(minutes=10)
+# A chunk rolled back by a deadlock or a serialization failure (PostgreSQL's
+# SQLSTATEs) is run again, up to this many times in all.
+CHUNK_ATTEMPTS = 5
+RETRYABLE = {"40P01", "40001"}
 
 
 class RuleDraftInvalid(Exception):
@@ -447,19 +453,32 @@ def run_slice(slice_id: int) -> RuleChangeSlice | None:
                        .order_by("pk").values_list("pk", flat=True)[:JOB_CHUNK])
             if not pks:
                 break
-            with transaction.atomic():
-                entity.refresh_from_db(fields=["config", "config_yaml", "version"])
-                result = golden_service.recompute(entity, pks, reason=job.reason,
-                                                  actor=job.created_by or "system", note=note)
-                stamp = timezone.now()
-                RuleChangeSlice.objects.filter(pk=slice_.pk).update(
-                    done_up_to=pks[-1], processed=F("processed") + len(pks), updated_at=stamp)
-                # Last in the transaction: the job row is locked only while committing.
-                RuleChangeJob.objects.filter(pk=job.pk).update(
-                    processed=F("processed") + len(pks), changed=F("changed") + len(result.values_changed),
-                    versions_written=F("versions_written") + len(result.changed), last_pk=pks[-1],
-                    updated_at=stamp,
-                )
+            for attempt in range(1, CHUNK_ATTEMPTS + 1):
+                try:
+                    with transaction.atomic():
+                        entity.refresh_from_db(fields=["config", "config_yaml", "version"])
+                        result = golden_service.recompute(entity, pks, reason=job.reason,
+                                                          actor=job.created_by or "system", note=note)
+                        stamp = timezone.now()
+                        RuleChangeSlice.objects.filter(pk=slice_.pk).update(
+                            done_up_to=pks[-1], processed=F("processed") + len(pks), updated_at=stamp)
+                        # Last in the transaction: the job row is locked only while committing.
+                        RuleChangeJob.objects.filter(pk=job.pk).update(
+                            processed=F("processed") + len(pks), changed=F("changed") + len(result.values_changed),
+                            versions_written=F("versions_written") + len(result.changed), last_pk=pks[-1],
+                            updated_at=stamp,
+                        )
+                    break
+                except OperationalError as exc:
+                    # Slices hold disjoint golden records, but a hierarchy link joins two of
+                    # them: one slice rebuilding a child's links while another re-points the
+                    # same rows at their parent can deadlock. PostgreSQL rolled the chunk back;
+                    # it is recomputed from the source records, so running it again is safe.
+                    if attempt == CHUNK_ATTEMPTS or getattr(exc.__cause__, "sqlstate", None) not in RETRYABLE:
+                        raise
+                    log.warning("rule change job %s slice %s: %s; chunk after %s again (attempt %s)",
+                                job.pk, slice_.index, type(exc.__cause__).__name__, slice_.done_up_to, attempt + 1)
+                    time.sleep(random.uniform(0.05, 0.25) * attempt)
             slice_.done_up_to = pks[-1]
     except Exception as exc:
         log.exception("rule change job %s slice %s failed", job.pk, slice_.index)

@@ -239,6 +239,59 @@ def test_a_job_runs_in_slices_and_completes_when_the_last_one_is_done(customer_t
     assert job.status == "completed" and job.processed == 4 and job.changed == 3
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_rolled_back_by_a_deadlock_is_run_again(customer_type, customers):
+    # A real deadlock: another transaction holds the chunk's last golden row, and once the
+    # slice (locking in id order) waits for it, asks for the first, which the slice holds.
+    # PostgreSQL aborts the slice's transaction (the other waits longer before it checks).
+    import threading
+
+    from django.db import connections, transaction
+
+    from mdm.celery import app
+
+    app.conf.task_always_eager = False  # the job is run below, not as the activation commits
+    try:
+        job = rules.activate_rule_draft(rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin()), admin())
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("mdm")
+    finally:
+        app.conf.task_always_eager = True
+    [slice_id] = rules.plan_job(job.pk, slices=1)
+    first, last = customers[0].pk, customers[-1].pk
+    other_ready, other_failed = threading.Event(), []
+
+    def other():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL deadlock_timeout = '30s'")
+                cursor.execute("SELECT id FROM mdm_goldenrecord WHERE id = %s FOR UPDATE", [last])
+                other_ready.set()
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:  # until the slice waits for the row
+                    cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                    if cursor.fetchone()[0]:
+                        break
+                    time.sleep(0.05)
+                cursor.execute("SELECT id FROM mdm_goldenrecord WHERE id = %s FOR UPDATE", [first])
+        except Exception as exc:  # reported to the test below
+            other_failed.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert other_ready.wait(10)
+    done = rules.run_slice(slice_id)
+    thread.join(30)
+
+    assert not other_failed, other_failed
+    job.refresh_from_db()
+    assert done.status == "done" and job.status == "completed", job.error
+    assert job.processed == 4 and job.changed == 3  # once each, though the chunk ran twice
+    assert GoldenRecord.objects.get(pk=first).values["name"] == "Acme Supply"
+
+
 def test_changing_a_loaded_config_recomputes_the_golden_records_too(customer_type, customers,
                                                                    django_capture_on_commit_callbacks):
     text = customer_type.config_yaml.replace("name: [{rule: source_priority, sources: [erp, crm, ecom]}",
