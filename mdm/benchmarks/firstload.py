@@ -107,6 +107,10 @@ def run(command, *, customers, products, processes, seed, batch, keep, one_by_on
             f"row read ({where})"
             + (f"; worker peak RSS {', '.join(f'{k} {v:.0f} MiB' for k, v in peak_of_process_tree(worker.pid).items())}"
                if worker else ""))
+        jobs = RuleChangeJob.objects.filter(entity_type__in=list(entities.values()))
+        failed = list(jobs.filter(status=RuleChangeJob.Status.FAILED).values_list("pk", "error"))
+        out(f"golden-values jobs: {jobs.filter(status=RuleChangeJob.Status.COMPLETED).count()} completed, "
+            f"{len(failed)} failed" + "".join(f"; job {pk}: {error}" for pk, error in failed))
         truth = _truth(folder)
         for code in ("customer", "product"):
             _score(out, entities[code], truth)
