@@ -126,3 +126,16 @@ def test_the_first_load_benchmark_needs_an_empty_hub(tmp_path):
     call_command("benchmark", "firstload", "--customers", "10", stdout=out)
     assert "needs an empty hub" in out.getvalue()
     assert not SourceRecord.objects.filter(source_system__code__startswith="bench_").exists()
+
+
+def test_the_stream_benchmark_scores_records_sent_one_by_one_beside_the_same_records_in_a_batch():
+    from mdm.models import SourceRecord
+
+    out = StringIO()
+    call_command("benchmark", "stream", "--customers", "60", "--holdout", "0.3", stdout=out)
+
+    report = out.getvalue()
+    assert "batch, every row" in report and "then one by one" in report
+    assert report.count("F1 ") == 3 and "0 left pending" in report
+    assert "pairs with a record sent one by one: F1 " in report and " in the batch (" in report
+    assert not SourceRecord.objects.exists()  # the hub is left empty
