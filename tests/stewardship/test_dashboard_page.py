@@ -135,6 +135,11 @@ def test_the_dashboard_shows_each_model_and_the_source_that_starts_its_next_retr
     page = login("viewer").get(reverse("stewardship:home")).content.decode()
     assert "erp has 4 records, twice what the model saw: run <code>manage.py match --entity customer --retrain" in page
 
+    MatchModel.objects.filter(version=1).update(training_stats={})  # a model from before per-source counts
+    matching._trained_on.clear()
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    assert "not automatic for a model from before per-source counts" in page
+
 
 def test_record_counts_read_at_a_glance():
     from stewardship.templatetags.steward import thousands
