@@ -52,6 +52,7 @@ from mdm.models import (
     IngestBatch,
     MatchDecision,
     MatchModel,
+    PriceKeyLock,
     PriceResolution,
     RejectedRecord,
     RuleChangeJob,
@@ -83,11 +84,13 @@ def _reset(*entities: EntityType) -> None:
     for entity in entities:
         _wipe_entity(entity)
     fresh_statistics([SourceRecord, SourceRecordVersion, BlockingKey, RejectedRecord, IngestBatch, PriceResolution,
+                      PriceKeyLock,
                       StewardTask, MatchDecision, ChangeEvent, GoldenRecordVersion, GoldenRelationship, GoldenRecord])
 
 
 def _wipe_entity(entity: EntityType) -> None:
     PriceResolution.objects.filter(entity_type=entity)._raw_delete(connection.alias)
+    PriceKeyLock.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     StewardTask.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     MatchDecision.objects.filter(entity_type=entity)._raw_delete(connection.alias)
     _wipe(entity.code)

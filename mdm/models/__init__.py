@@ -17,7 +17,7 @@ from mdm.models.golden import (
     Override,
 )
 from mdm.models.jobs import RuleChangeJob, RuleChangeSlice
-from mdm.models.prices import PriceResolution
+from mdm.models.prices import PriceKeyLock, PriceResolution
 from mdm.models.publishing import Delivery, Subscription, XrefAcknowledgement
 from mdm.models.records import IngestBatch, RejectedRecord, SourceRecord, SourceRecordVersion
 from mdm.models.tasks import StewardTask, TaskComment
@@ -37,6 +37,7 @@ __all__ = [
     "MatchDecision",
     "MatchModel",
     "Override",
+    "PriceKeyLock",
     "PriceResolution",
     "RejectedRecord",
     "RuleChangeJob",

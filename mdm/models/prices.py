@@ -62,3 +62,24 @@ class PriceResolution(models.Model):
 
     def __str__(self) -> str:
         return f"price {self.record_id}: {self.key}"
+
+
+class PriceKeyLock(models.Model):
+    """One row per price grouping key: what a transaction locks to regroup that key's golden prices.
+
+    Row locks are kept in the rows themselves, not in PostgreSQL's shared lock
+    table: a chunk that regroups thousands of keys in one transaction (a
+    golden-values job re-resolving the prices of 2,000 customers) took one
+    advisory lock per key, and the lock table, ``max_locks_per_transaction``
+    × ``max_connections`` entries for all sessions together, ran out ("out of
+    shared memory") in a first load of 100,000 companies with their prices.
+    """
+
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.CharField(max_length=400)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entity_type", "key"], name="uniq_price_key_lock")]
+
+    def __str__(self) -> str:
+        return f"price key {self.key}"

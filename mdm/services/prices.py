@@ -51,6 +51,7 @@ from mdm.models import (
     EntityType,
     GoldenRecord,
     GoldenRecordVersion,
+    PriceKeyLock,
     PriceResolution,
     SourceRecord,
     StewardTask,
@@ -487,14 +488,21 @@ def _resolve_one(record_id, source, attributes, settings, customers, products, p
 
 
 def _lock_keys(entity: EntityType, keys: Sequence[str]) -> None:
-    """Serialise regrouping of the same keys across workers (PostgreSQL advisory locks, in key order)."""
+    """Serialise regrouping of the same keys across workers: lock each key's ``PriceKeyLock`` row.
+
+    One upsert in key order: a key seen before has its row locked, a new one
+    gets a row that a concurrent insert of the same key waits on, and taking
+    them in one order means no deadlock. Row locks, not advisory locks: see
+    ``PriceKeyLock`` (the lock table ran out at thousands of keys a chunk).
+    """
     if connection.vendor != "postgresql" or not keys:
         return
-    names = sorted({f"price:{entity.pk}:{key}" for key in keys})
     with connection.cursor() as cursor:
-        # One round trip for the whole chunk, still taken in key order (no deadlock).
-        cursor.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(name, 0))) "
-                       "FROM (SELECT unnest(%s::text[]) AS name ORDER BY 1) AS ordered", [names])
+        cursor.execute(
+            f"""INSERT INTO {table(PriceKeyLock)} (entity_type_id, key)
+                SELECT %s, k FROM unnest(%s::text[]) AS k ORDER BY k COLLATE "C"
+                ON CONFLICT (entity_type_id, key) DO UPDATE SET key = EXCLUDED.key""",
+            [entity.pk, sorted(set(keys))])
 
 
 def _overlap(a_from, a_to, b_from, b_to) -> bool:

@@ -185,20 +185,49 @@ def test_a_customer_change_that_moves_no_reference_leaves_its_prices_alone(price
     assert moved.customer_golden_id != acme.pk and fresh(contract).golden.values["customer"] != acme.golden_id
 
 
-def test_regrouping_locks_each_key_once_in_one_round_trip(price_type):
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL advisory locks")
-    def advisory_locks():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
-            return cursor.fetchone()[0]
+@pytest.mark.django_db(transaction=True)
+def test_regrouping_locks_the_rows_of_its_keys_and_a_second_transaction_waits_for_them(price_type):
+    # Thousands of keys in one transaction (a golden-values job re-resolving the prices of
+    # 2,000 customers) as row locks: one advisory lock each ran PostgreSQL's lock table out.
+    import threading
 
-    with transaction.atomic():
-        before = advisory_locks()  # the test's own set-up may hold some (creating entity types)
-        with CaptureQueriesContext(connection) as queries:
-            _lock_keys(price_type, ["C:2|P:1", "C:1|P:1", "C:3|P:1", "C:1|P:1"])
-        held = advisory_locks() - before
-    assert held == 3 and len(queries) == 1
+    from django.db import OperationalError, connections
+
+    from mdm.models import PriceKeyLock
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL row locks")
+    keys = [f"C:{i}|P:1" for i in range(5000)]
+    locked, release, entries = threading.Event(), threading.Event(), []
+
+    def holder():
+        try:
+            with transaction.atomic():
+                _lock_keys(price_type, keys)
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()")
+                    entries.append(cursor.fetchone()[0])
+                locked.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert locked.wait(30)
+        assert entries[0] < 20  # the table's and its indexes' locks, none per key
+        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+            _lock_keys(price_type, ["C:4999|P:1", "C:new|P:1"])  # one of them is held
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            _lock_keys(price_type, ["C:new|P:1", "C:other|P:2", "C:new|P:1"])  # none held: no wait
+        assert len(queries) == 1
+    finally:
+        release.set()
+        thread.join(30)
+    assert PriceKeyLock.objects.filter(entity_type=price_type).count() == 5002
 
 
 def test_merging_customers_regroups_their_prices_and_unmerging_separates_them_again(
