@@ -18,6 +18,7 @@ database without other customer, product or price records.
 from __future__ import annotations
 
 import csv
+import json
 import random
 import shutil
 import tempfile
@@ -79,7 +80,7 @@ def run(command, *, customers, holdout, seed, keep, **_):
         t0 = time.perf_counter()
         for mapping in mappings:
             _ingest(mapping, folder / mapping.file_name)
-        stats = match_all(entity)
+        match_all(entity)
         batch = _score(entity, truth, keys)
         out(f"batch, every row   {time.perf_counter() - t0:6.1f} s   {_line(batch)}")
         _reset(entity)
@@ -118,15 +119,13 @@ def _split(path: Path, folder: Path, share: float, rng: random.Random) -> tuple[
     held = []
     with open(path, encoding=encoding, newline="") as src, open(target, "w", encoding=encoding, newline="") as dst:
         if path.suffix == ".jsonl":
-            import json
-
             for line in src:
                 if line.strip() and rng.random() < share:
                     held.append(json.loads(line))
                 else:
                     dst.write(line)
         else:
-            reader, writer = csv.DictReader(src), None
+            reader = csv.DictReader(src)
             writer = csv.DictWriter(dst, fieldnames=reader.fieldnames)
             writer.writeheader()
             for row in reader:
