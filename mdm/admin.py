@@ -434,9 +434,28 @@ class RuleChangeJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                        "versions_written", "last_pk", "error", "created_by", "created_at", "started_at",
                        "finished_at"]
 
+    actions = ["run_again"]
+
     @admin.display(description="Progress")
     def progress(self, obj):
         return format_html('<progress max="100" value="{}"></progress> {} / {}', obj.percent, obj.processed,
                            obj.total)
+
+    @admin.action(description="Run failed jobs again (recomputes their entity types in the background)")
+    def run_again(self, request, queryset):
+        from mdm.services.rules import run_failed_job_again
+
+        # One new job per entity type: each recomputes all of it.
+        failed = {job.entity_type_id: job for job in queryset.filter(status=RuleChangeJob.Status.FAILED)
+                  .select_related("entity_type").order_by("pk")}
+        if not failed:
+            messages.error(request, "Only failed jobs can be run again.")
+        for job in failed.values():
+            try:
+                new = run_failed_job_again(job, request.user)
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+                return
+            messages.success(request, f"Job {new.pk} recomputes {job.entity_type.code} in place of failed job {job.pk}.")
 
 from mdm import admin_publishing  # noqa: E402,F401  (subscriptions, deliveries, acknowledgements)

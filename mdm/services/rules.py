@@ -368,6 +368,23 @@ def start_recompute_job(entity: EntityType, version: EntityConfigVersion, *, use
     return job
 
 
+def run_failed_job_again(job: RuleChangeJob, user) -> RuleChangeJob | None:
+    """A new job recomputing the failed job's entity type, with the rules in force now.
+
+    A failed job (an error past a chunk's retries, a database that went away)
+    leaves the golden records it had not reached with their old values. A
+    recompute derives every value from the source records, so running all of
+    it again rewrites nothing the failed job finished (no new version where
+    nothing changes) and completes the rest. None when the job did not fail.
+    """
+    actor = _require_admin(user)
+    if job.status != JobStatus.FAILED:
+        return None
+    with transaction.atomic():
+        return start_recompute_job(job.entity_type, active_config_version(job.entity_type), user=actor,
+                                   reason=job.reason)
+
+
 def _enqueue(job_id: int) -> None:
     from mdm.tasks import recompute_entity
 

@@ -347,6 +347,30 @@ def test_admins_draft_preview_and_activate_rules_in_the_django_admin(admin_clien
     assert "4 / 4" in jobs
 
 
+def test_an_admin_runs_a_failed_job_again_and_it_finishes_what_the_failed_one_left(
+        admin_client, client, customer_type, customers, django_capture_on_commit_callbacks):
+    from django.contrib.auth import get_user_model
+
+    with django_capture_on_commit_callbacks(execute=False):  # its task never runs: it fails first
+        job = rules.activate_rule_draft(rules.create_rule_draft(customer_type, CRM_WINS_NAMES, admin()), admin())
+    RuleChangeJob.objects.filter(pk=job.pk).update(status="failed", error="slice 0: OperationalError: …")
+    assert GoldenRecord.objects.get(pk=customers[0].pk).values["name"] == "Acme Supply Inc."  # not recomputed
+
+    url = "/admin/mdm/rulechangejob/"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"action": "run_again", "_selected_action": [job.pk]}, follow=True)
+    assert f"in place of failed job {job.pk}" in response.content.decode()
+    again = RuleChangeJob.objects.exclude(pk=job.pk).get()
+    assert again.status == "completed" and again.processed == 4 and again.config_version == job.config_version
+    assert GoldenRecord.objects.get(pk=customers[0].pk).values["name"] == "Acme Supply"
+    assert rules.run_failed_job_again(again, admin()) is None  # only a failed job
+
+    get_user_model().objects.create_user("viewer-only", password="x", is_staff=True)
+    with pytest.raises(PermissionDenied):
+        rules.run_failed_job_again(RuleChangeJob.objects.get(pk=job.pk), get_user_model().objects.get(
+            username="viewer-only"))
+
+
 def test_editing_survivorship_in_the_entity_type_admin_makes_a_draft(admin_client, customer_type, customers):
     url = f"/admin/mdm/entitytype/{customer_type.pk}/change/"
     inline = {"versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0", "versions-MAX_NUM_FORMS": "0"}
