@@ -286,6 +286,18 @@ def matching_backlog() -> dict:
     return {**figures, "grace_minutes": round(settings.MDM_MATCH_SWEEP_GRACE / 60)}
 
 
+def failed_jobs() -> list:
+    """Each entity type's latest recompute job, where it failed: golden records it had not reached
+    keep their old values until an admin runs it again (``rules.run_failed_job_again``)."""
+    from django.db.models import Max
+
+    from mdm.models import RuleChangeJob
+
+    latest = RuleChangeJob.objects.values("entity_type").annotate(last=Max("pk")).values("last")
+    return list(RuleChangeJob.objects.filter(pk__in=latest, status=RuleChangeJob.Status.FAILED)
+                .select_related("entity_type").order_by("entity_type__code"))
+
+
 @dataclass
 class ModelStatus:
     entity: str

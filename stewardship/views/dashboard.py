@@ -42,6 +42,7 @@ def home(request):
         "goldens": selectors.golden_counts(),
         "matching": selectors.matching_backlog(),
         "models": selectors.match_models(sources),
+        "failed_jobs": selectors.failed_jobs(),
         "publishing": publishing,
         "publishing_chart": charts.stacked_hbar(
             [(s.name, [("dead", s.dead), ("failing", s.failing), ("pending", max(s.pending - s.failing, 0))])

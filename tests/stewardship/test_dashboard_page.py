@@ -145,3 +145,19 @@ def test_record_counts_read_at_a_glance():
     from stewardship.templatetags.steward import thousands
 
     assert (thousands(80_000), thousands(7), thousands(None)) == ("80,000", "7", "—")
+
+
+def test_a_failed_recompute_job_shows_until_a_later_job_of_its_entity_type_completes(login, hub):
+    from mdm.models import RuleChangeJob
+    from mdm.services.rules import active_config_version
+
+    version = active_config_version(hub.entity)
+    failed = RuleChangeJob.objects.create(entity_type=hub.entity, config_version=version, status="failed",
+                                          error="slice 1: OperationalError: out of shared memory")
+    page = login("viewer").get(reverse("stewardship:home")).content.decode()
+    assert f"1</div><div class=\"stat-label\">recompute job failed (customer, job {failed.pk})" in page
+    assert "/admin/mdm/rulechangejob/?status__exact=failed" in page
+
+    RuleChangeJob.objects.create(entity_type=hub.entity, config_version=version, status="completed")
+    assert selectors.failed_jobs() == []
+    assert 'id="failed-jobs"' not in login("viewer").get(reverse("stewardship:home")).content.decode()
