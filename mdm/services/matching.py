@@ -662,6 +662,39 @@ def ensure_explanation(task: StewardTask) -> dict | None:
     return task.details["explanation"]
 
 
+@dataclass(frozen=True, slots=True)
+class CrossScore:
+    record_a: SourceRecord
+    record_b: SourceRecord
+    probability: float
+
+
+def cross_scores(entity: EntityType, golden_a: int, golden_b: int, *, limit: int = 6) -> list[CrossScore]:
+    """Every live record of one golden record scored against every live record of the other (at most
+    ``limit`` of each, the first ingested), for a steward deciding whether to merge them.
+
+    A task's score is the linkage over all these pairs; when one pair is
+    certain and another far apart, one of the golden records may hold two
+    companies that an earlier link put together (a later record shows it:
+    batch matching would have kept them apart). Empty without a model.
+    """
+    engine = engine_for(entity)
+    if engine.model is None or golden_a == golden_b:
+        return []
+    members: dict[int, list[SourceRecord]] = {golden_a: [], golden_b: []}
+    for record in (SourceRecord.objects.filter(golden_id__in=[golden_a, golden_b], deleted=False)
+                   .select_related("source_system").order_by("pk")):
+        if len(members[record.golden_id]) < limit:
+            members[record.golden_id].append(record)
+    records = {r.pk: r for group in members.values() for r in group}
+    pairs = [(a.pk, b.pk) for a in members[golden_a] for b in members[golden_b]]
+    if not pairs:
+        return []
+    scored = engine.score_pairs([_engine_record(r.pk, r.source_system.code, r.attributes) for r in records.values()],
+                                pairs)
+    return [CrossScore(records[p.record_a], records[p.record_b], p.probability) for p in scored]
+
+
 def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, full: bool = True) -> list[StewardTask]:
     """Open wanted match tasks not yet open; on a full re-match, dismiss open automatic ones no longer wanted."""
     kinds = [StewardTask.Kind.POSSIBLE_MATCH, StewardTask.Kind.MERGE_PROPOSAL]

@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 
 from matching.evaluate import pairwise_scores
 from mdm.demo import generator
@@ -452,3 +453,39 @@ def test_a_match_task_that_hits_a_deadlock_is_retried(demo, monkeypatch):
     assert result.state == "SUCCESS" and len(calls) == 2  # the second attempt claimed the record
     record.refresh_from_db()
     assert record.golden_id is not None and not record.needs_match
+
+
+def test_a_task_between_golden_records_of_several_records_scores_them_record_by_record(demo, client):
+    from django.urls import reverse
+
+    from tests.stewardship.hub import make_users
+
+    match_all("customer")
+    entity = EntityType.objects.get(code="customer")
+    sizes = dict(SourceRecord.objects.filter(entity_type=entity, deleted=False).order_by().values("golden_id")
+                 .annotate(n=Count("id")).values_list("golden_id", "n"))
+    pair = next(d for d in MatchDecision.objects.filter(entity_type=entity, origin="auto", state="match",
+                                                         probability__gte=0.99).select_related("record_a", "record_b")
+                .order_by("pk") if d.record_a.golden_id == d.record_b.golden_id and sizes[d.record_a.golden_id] == 2)
+    x, z = pair.record_a, pair.record_b
+    y = SourceRecord.objects.filter(entity_type=entity, deleted=False).exclude(golden_id=x.golden_id).order_by("pk")[0]
+    # As an earlier link can leave it: x with another company's record y, x's true mate z alone.
+    alone = golden_service.create_goldens(entity, 1)[0]
+    SourceRecord.objects.filter(pk=z.pk).update(golden=alone)
+    SourceRecord.objects.filter(pk=y.pk).update(golden_id=x.golden_id)
+    golden_service.recompute(entity, [x.golden_id, alone.pk, y.golden_id], reason="test")
+
+    scores = {(c.record_a.pk, c.record_b.pk): c.probability
+              for c in matching.cross_scores(entity, x.golden_id, alone.pk)}
+    assert scores[(x.pk, z.pk)] >= 0.99 and scores[(y.pk, z.pk)] < 0.05 and len(scores) == 2
+
+    task = StewardTask.objects.create(
+        kind=StewardTask.Kind.POSSIBLE_MATCH, entity_type=entity, golden_id=x.golden_id, other_golden=alone,
+        record=x, other_record=z, record_source=x.source_system, other_record_source=z.source_system,
+        dedupe_key=f"pair:{x.pk}:{z.pk}", title="test", probability=0.6,
+        details={"probability": 0.6, "records": [x.pk, z.pk]})
+    client.force_login(make_users()["steward"])
+    page = client.get(reverse("stewardship:task", args=[task.pk])).content.decode()
+    panel = page[page.index('id="cross-scores"'):]
+    assert "one of these golden records may hold two companies" in panel
+    assert f"{z.source_system.code}:{z.source_id}" in panel and "100.0 %" in panel
