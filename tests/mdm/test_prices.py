@@ -189,33 +189,27 @@ def test_a_customer_change_that_moves_no_reference_leaves_its_prices_alone(price
 def test_regrouping_locks_the_rows_of_its_keys_and_a_second_transaction_waits_for_them(price_type):
     # Thousands of keys in one transaction (a golden-values job re-resolving the prices of
     # 2,000 customers) as row locks: one advisory lock each ran PostgreSQL's lock table out.
-    import threading
+    from contextlib import contextmanager
 
-    from django.db import OperationalError, connections
+    from concurrency_helpers import held_elsewhere
+    from django.db import OperationalError
 
     from mdm.models import PriceKeyLock
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL row locks")
-    keys = [f"C:{i}|P:1" for i in range(5000)]
-    locked, release, entries = threading.Event(), threading.Event(), []
+    entries = []
 
-    def holder():
-        try:
-            with transaction.atomic():
-                _lock_keys(price_type, keys)
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()")
-                    entries.append(cursor.fetchone()[0])
-                locked.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
+    @contextmanager
+    def five_thousand_keys_locked():
+        with transaction.atomic():
+            _lock_keys(price_type, [f"C:{i}|P:1" for i in range(5000)])
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()")
+                entries.append(cursor.fetchone()[0])
+            yield
 
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert locked.wait(30)
+    with held_elsewhere(five_thousand_keys_locked):
         assert entries[0] < 20  # the table's and its indexes' locks, none per key
         with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
             with connection.cursor() as cursor:
@@ -224,9 +218,6 @@ def test_regrouping_locks_the_rows_of_its_keys_and_a_second_transaction_waits_fo
         with transaction.atomic(), CaptureQueriesContext(connection) as queries:
             _lock_keys(price_type, ["C:new|P:1", "C:other|P:2", "C:new|P:1"])  # none held: no wait
         assert len(queries) == 1
-    finally:
-        release.set()
-        thread.join(30)
     assert PriceKeyLock.objects.filter(entity_type=price_type).count() == 5002
 
 
