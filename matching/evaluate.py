@@ -45,8 +45,11 @@ def pairs_of_clusters(clusters: Iterable[Sequence[int]], *, sources: Mapping[int
 
 def pairwise_scores(predicted: Iterable[Sequence[int]], *, truth_clusters: Iterable[Sequence[int]] | None = None,
                     truth_pairs: Iterable[tuple[int, int]] | None = None, sources: Mapping[int, str] | None = None,
-                    cross_source_only: bool = False) -> dict:
-    """Pairwise P/R/F1 of predicted clusters against truth (clusters or pairs)."""
+                    cross_source_only: bool = False, involving: set[int] | None = None) -> dict:
+    """Pairwise P/R/F1 of predicted clusters against truth (clusters or pairs).
+
+    ``involving``: only the pairs (predicted and true) with at least one of these records.
+    """
     pred = pairs_of_clusters(predicted, sources=sources, cross_source_only=cross_source_only)
     if truth_pairs is not None:
         true = {(min(int(a), int(b)), max(int(a), int(b))) for a, b in truth_pairs if a != b}
@@ -54,6 +57,9 @@ def pairwise_scores(predicted: Iterable[Sequence[int]], *, truth_clusters: Itera
             true = {(a, b) for a, b in true if sources.get(a) != sources.get(b)}
     else:
         true = pairs_of_clusters(truth_clusters or [], sources=sources, cross_source_only=cross_source_only)
+    if involving is not None:
+        pred = {p for p in pred if p[0] in involving or p[1] in involving}
+        true = {p for p in true if p[0] in involving or p[1] in involving}
     tp = len(pred & true)
     fp = len(pred) - tp
     fn = len(true) - tp

@@ -26,13 +26,22 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, Count, F, FloatField, Min, Q, Value, When, Window
+from django.db.models import Case, Count, F, FloatField, Max, Min, Q, Value, When, Window
 from django.db.models.functions import Floor, Lag, Lead, TruncDate
 from django.utils import timezone
 
 from mdm.entity_cache import entity_types
-from mdm.models import GoldenRecord, MatchDecision, SourceRecord, SourceSystem, StewardTask
+from mdm.models import (
+    GoldenRecord,
+    MatchDecision,
+    MatchModel,
+    RuleChangeJob,
+    SourceRecord,
+    SourceSystem,
+    StewardTask,
+)
 from mdm.services.golden import NAME_SEARCH_MIN
+from mdm.services.matching import learning, next_retraining
 
 Kind = StewardTask.Kind
 
@@ -289,10 +298,6 @@ def matching_backlog() -> dict:
 def failed_jobs() -> list:
     """Each entity type's latest recompute job, where it failed: golden records it had not reached
     keep their old values until an admin runs it again (``rules.run_failed_job_again``)."""
-    from django.db.models import Max
-
-    from mdm.models import RuleChangeJob
-
     latest = RuleChangeJob.objects.values("entity_type").annotate(last=Max("pk")).values("last")
     return list(RuleChangeJob.objects.filter(pk__in=latest, status=RuleChangeJob.Status.FAILED)
                 .select_related("entity_type").order_by("entity_type__code"))
@@ -320,9 +325,6 @@ def match_models(per_source: list[dict]) -> list[ModelStatus]:
     doubles (a full re-match, eight minutes at a million records); shown here, an admin can run
     ``match --retrain`` in a quiet hour first, or when automatic retraining is off.
     """
-    from mdm.models import MatchModel
-    from mdm.services.matching import learning, next_retraining
-
     models = {m.entity_type_id: m for m in MatchModel.objects.filter(active=True).order_by("entity_type", "version")
               .only("pk", "entity_type_id", "version", "created_at", "training_stats")}
     statuses = []

@@ -165,7 +165,9 @@ def _truth(folder: Path) -> dict[tuple[str, str, str], str]:
     return truth
 
 
-def _score(out, entity: EntityType, truth: dict) -> None:
+def clusters(entity: EntityType, truth: dict, on_record=None) -> tuple[dict, dict, int]:
+    """(true clusters, predicted clusters, records in no golden record) of the entity's live records;
+    ``on_record(id, source, source_id)`` sees each one."""
     true_clusters: dict[str, list[int]] = {}
     predicted: dict[int | None, list[int]] = {}
     unmatched = 0
@@ -176,6 +178,13 @@ def _score(out, entity: EntityType, truth: dict) -> None:
             unmatched += 1
             golden = -rid  # a record in no golden record is alone
         predicted.setdefault(golden, []).append(rid)
+        if on_record is not None:
+            on_record(rid, source, source_id)
+    return true_clusters, predicted, unmatched
+
+
+def _score(out, entity: EntityType, truth: dict) -> None:
+    true_clusters, predicted, unmatched = clusters(entity, truth)
     score = pairwise_scores(predicted.values(), truth_clusters=true_clusters.values())
     goldens = GoldenRecord.objects.filter(entity_type=entity, status=GoldenRecord.Status.ACTIVE)
     empty = goldens.annotate(live=Count("members", filter=Q(members__deleted=False))).filter(live=0).count()

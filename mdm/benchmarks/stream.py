@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from matching.evaluate import pairs_of_clusters
+from matching.evaluate import pairwise_scores
 from mdm.benchmarks.common import database_label, percentile
-from mdm.benchmarks.firstload import ORDER, _truth
+from mdm.benchmarks.firstload import ORDER, _truth, clusters
 from mdm.benchmarks.ingest import _bench_mappings
 from mdm.benchmarks.matching import _reset
 from mdm.demo import generator
@@ -143,28 +143,15 @@ def _ingest(mapping, path: Path) -> None:
 
 def _score(entity: EntityType, truth: dict, keys: set[tuple[str, str]]) -> dict:
     """Pairwise scores over all pairs and over the pairs with a record of ``keys`` (sent one by one)."""
-    true_clusters, predicted, held = {}, {}, set()
-    for rid, source, source_id, golden in SourceRecord.objects.filter(entity_type=entity, deleted=False) \
-            .values_list("id", "source_system__code", "source_id", "golden_id").iterator(chunk_size=20_000):
-        true_clusters.setdefault(truth.get((entity.code, source, source_id), f"?{rid}"), []).append(rid)
-        predicted.setdefault(golden if golden is not None else -rid, []).append(rid)
-        if (source, source_id) in keys:
-            held.add(rid)
-    pred, true = pairs_of_clusters(predicted.values()), pairs_of_clusters(true_clusters.values())
-    scores = {"all": _prf(pred, true)}
-    scores["held"] = _prf({p for p in pred if p[0] in held or p[1] in held},
-                          {p for p in true if p[0] in held or p[1] in held})
-    scores["tasks"] = StewardTask.objects.filter(entity_type=entity, status=StewardTask.Status.OPEN,
-                                                 kind=StewardTask.Kind.POSSIBLE_MATCH).count()
-    return scores
-
-
-def _prf(pred: set, true: set) -> dict:
-    tp = len(pred & true)
-    precision = tp / len(pred) if pred else 1.0
-    recall = tp / len(true) if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "fp": len(pred) - tp, "fn": len(true) - tp}
+    held: set[int] = set()
+    true_clusters, predicted, _ = clusters(
+        entity, truth, lambda rid, source, source_id: held.add(rid) if (source, source_id) in keys else None)
+    return {
+        "all": pairwise_scores(predicted.values(), truth_clusters=true_clusters.values()),
+        "held": pairwise_scores(predicted.values(), truth_clusters=true_clusters.values(), involving=held),
+        "tasks": StewardTask.objects.filter(entity_type=entity, status=StewardTask.Status.OPEN,
+                                            kind=StewardTask.Kind.POSSIBLE_MATCH).count(),
+    }
 
 
 def _line(scores: dict) -> str:

@@ -151,25 +151,31 @@ def training_due(entity: EntityType, sources: set[str], model_pk: int | None = -
         return (f"first records of {', '.join(sorted(sources - seen.keys()))} for a model trained on "
                 f"{', '.join(sorted(seen))}")
     for source in sorted(sources):
-        known = seen[source]
-        if _source_records(entity, source, 2 * known) >= 2 * known:
-            return f"twice the {known} {source} records the model was trained on"
+        at = retrain_at(seen, source)
+        if _source_records(entity, source, at) >= at:
+            return f"twice the {seen[source]} {source} records the model was trained on"
     return None
+
+
+def retrain_at(trained_on: dict[str, int], source: str) -> int:
+    """Records of ``source`` at which a match task retrains a model trained on ``trained_on``:
+    twice what it saw, or the first record of a source it never saw."""
+    return 2 * trained_on[source] if trained_on.get(source) else 1
 
 
 def next_retraining(trained_on: dict[str, int] | None, records: dict[str, int]) -> tuple[str, int, int] | None:
     """The source nearest to starting an automatic retrain: ``(source, records now, records at which
     a match task retrains)``, or None (no per-source counts kept for the model, or no records).
 
-    ``records``: {source code: active records now}. A source the model never saw retrains at its
-    first record (``at`` = 1). The dashboard shows it, so that an admin can run ``match --retrain``
+    ``records``: {source code: active records now} (the tasks count records deleted at the source
+    too, a few in a thousand). The dashboard shows it, so that an admin can run ``match --retrain``
     (a full re-match) in a quiet hour before a match task starts one at an hour nobody chose.
     """
     if trained_on is None:
         return None
     nearest = None
     for source, now in sorted(records.items()):
-        at = 2 * trained_on[source] if trained_on.get(source) else 1
+        at = retrain_at(trained_on, source)
         if now and (nearest is None or now / at > nearest[1] / nearest[2]):
             nearest = (source, now, at)
     return nearest
@@ -669,18 +675,25 @@ class CrossScore:
     probability: float
 
 
-def cross_scores(entity: EntityType, golden_a: int, golden_b: int, *, limit: int = 6) -> list[CrossScore]:
+@dataclass(frozen=True, slots=True)
+class CrossScores:
+    pairs: list[CrossScore]
+    contradicts: bool  # one pair at or above auto, another at or below 1 - auto
+
+
+def cross_scores(entity: EntityType, golden_a: int, golden_b: int, *, limit: int = 6) -> CrossScores:
     """Every live record of one golden record scored against every live record of the other (at most
     ``limit`` of each, the first ingested), for a steward deciding whether to merge them.
 
     A task's score is the linkage over all these pairs; when one pair is
-    certain and another far apart, one of the golden records may hold two
-    companies that an earlier link put together (a later record shows it:
-    batch matching would have kept them apart). Empty without a model.
+    certain and another far apart (``contradicts``), one of the golden
+    records may hold two companies that an earlier link put together (a
+    later record shows it: batch matching would have kept them apart).
+    No pairs without a model.
     """
     engine = engine_for(entity)
     if engine.model is None or golden_a == golden_b:
-        return []
+        return CrossScores([], False)
     members: dict[int, list[SourceRecord]] = {golden_a: [], golden_b: []}
     for record in (SourceRecord.objects.filter(golden_id__in=[golden_a, golden_b], deleted=False)
                    .select_related("source_system").order_by("pk")):
@@ -689,10 +702,13 @@ def cross_scores(entity: EntityType, golden_a: int, golden_b: int, *, limit: int
     records = {r.pk: r for group in members.values() for r in group}
     pairs = [(a.pk, b.pk) for a in members[golden_a] for b in members[golden_b]]
     if not pairs:
-        return []
+        return CrossScores([], False)
     scored = engine.score_pairs([_engine_record(r.pk, r.source_system.code, r.attributes) for r in records.values()],
                                 pairs)
-    return [CrossScore(records[p.record_a], records[p.record_b], p.probability) for p in scored]
+    auto = engine.settings.thresholds.auto
+    probabilities = [p.probability for p in scored]
+    return CrossScores([CrossScore(records[p.record_a], records[p.record_b], p.probability) for p in scored],
+                       max(probabilities) >= auto and min(probabilities) <= 1 - auto)
 
 
 def _sync_match_tasks(entity: EntityType, wanted: dict[str, StewardTask], *, full: bool = True) -> list[StewardTask]:

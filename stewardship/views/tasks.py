@@ -97,13 +97,9 @@ def match_context(task: StewardTask) -> dict:
     survivor = services.proposed_survivor(golden_a, golden_b, sizes)
     # Golden records of several records: how each record scores against each record of the other.
     cross = (cross_scores(entity, golden_a.pk, golden_b.pk)
-             if golden_a and golden_b and golden_a != golden_b and max(sizes.values(), default=0) > 1 else [])
-    auto = (entity.config.get("matching") or {}).get("thresholds", {}).get("auto", 0.95)
+             if golden_a and golden_b and golden_a != golden_b and max(sizes.values(), default=0) > 1 else None)
     return {
         "cross": cross,
-        # One pair certain, another far apart: a golden record may hold two companies.
-        "contradicts": bool(cross) and max(c.probability for c in cross) >= auto
-        and min(c.probability for c in cross) < 1 - auto,
         "left": left, "right": right, "golden_a": golden_a, "golden_b": golden_b,
         "size_a": sizes.get(golden_a.pk, 0) if golden_a else 0, "size_b": sizes.get(golden_b.pk, 0) if golden_b else 0,
         "rows": rows, "explanation": explanation, "chart": charts.explanation_chart(explanation),

@@ -25,6 +25,12 @@ def test_pairwise_scores_against_listed_pairs_across_sources_only():
     assert s["f1"] == 1.0 and s["predicted"] == 2
 
 
+def test_pairwise_scores_over_the_pairs_involving_some_records():
+    # Predicted {1,2,3}: pairs 12, 13, 23; true {1,2}, {3,4}: 12, 34. Only pairs with record 3 or 4.
+    s = pairwise_scores([[1, 2, 3], [4]], truth_clusters=[[1, 2], [3, 4]], involving={3, 4})
+    assert (s["tp"], s["fp"], s["fn"], s["predicted"], s["true"]) == (0, 2, 1, 2, 1)
+
+
 def test_helpers():
     assert pairs_of_clusters([[3, 1], [2]]) == {(1, 3)}
     assert sorted(map(sorted, clusters_from_labels({1: "a", 2: "a", 3: "b"}))) == [[1, 2], [3]]

@@ -475,17 +475,24 @@ def test_a_task_between_golden_records_of_several_records_scores_them_record_by_
     SourceRecord.objects.filter(pk=y.pk).update(golden_id=x.golden_id)
     golden_service.recompute(entity, [x.golden_id, alone.pk, y.golden_id], reason="test")
 
-    scores = {(c.record_a.pk, c.record_b.pk): c.probability
-              for c in matching.cross_scores(entity, x.golden_id, alone.pk)}
+    cross = matching.cross_scores(entity, x.golden_id, alone.pk)
+    scores = {(c.record_a.pk, c.record_b.pk): c.probability for c in cross.pairs}
     assert scores[(x.pk, z.pk)] >= 0.99 and scores[(y.pk, z.pk)] < 0.05 and len(scores) == 2
+    assert cross.contradicts
+    SourceRecord.objects.filter(pk=y.pk).update(golden=None)  # x alone again: nothing contradicts
+    assert not matching.cross_scores(entity, x.golden_id, alone.pk).contradicts
+    SourceRecord.objects.filter(pk=y.pk).update(golden_id=x.golden_id)
 
     task = StewardTask.objects.create(
         kind=StewardTask.Kind.POSSIBLE_MATCH, entity_type=entity, golden_id=x.golden_id, other_golden=alone,
         record=x, other_record=z, record_source=x.source_system, other_record_source=z.source_system,
         dedupe_key=f"pair:{x.pk}:{z.pk}", title="test", probability=0.6,
         details={"probability": 0.6, "records": [x.pk, z.pk]})
+    # Source data is hostile: the other company's name holds markup.
+    SourceRecord.objects.filter(pk=y.pk).update(attributes={**y.attributes, "name": "<script>alert(1)</script>"})
     client.force_login(make_users()["steward"])
     page = client.get(reverse("stewardship:task", args=[task.pk])).content.decode()
     panel = page[page.index('id="cross-scores"'):]
     assert "one of these golden records may hold two companies" in panel
     assert f"{z.source_system.code}:{z.source_id}" in panel and "100.0 %" in panel
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in panel and "<script>alert" not in panel
